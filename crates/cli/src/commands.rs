@@ -1,0 +1,144 @@
+//! What each subcommand does.
+
+use std::{
+    fs::File,
+    io::{BufReader, BufWriter, IsTerminal, Write},
+    path::Path,
+    process::ExitCode,
+    time::Instant,
+};
+
+use anyhow::Context;
+use babyshield_server::{
+    Application,
+    config::{Config, ConfigError, Secrets},
+    import, open_store, telemetry,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Exit code for configuration errors (distinct from runtime failures).
+const EXIT_CONFIG: u8 = 2;
+/// Exit code when an import finished but rejected some lines.
+const EXIT_PARTIAL: u8 = 3;
+
+pub fn exit_code_for(error: &anyhow::Error) -> u8 {
+    if error.chain().any(|e| e.is::<ConfigError>()) { EXIT_CONFIG } else { 1 }
+}
+
+fn load(config_path: Option<&Path>) -> anyhow::Result<Config> {
+    Ok(Config::load(config_path)?)
+}
+
+pub async fn serve(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    telemetry::init_logging(&config.log);
+    let app = Application::build(config).await?;
+    app.run().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn migrate(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    telemetry::init_logging(&config.log);
+    let store = open_store(&config).await?;
+    let before = store.migration_status().await.context("cannot read the schema version")?;
+    let after = store.migrate().await.context("migration failed")?;
+    println!(
+        "database schema at version {} ({} applied now, latest known {})",
+        after.applied,
+        after.applied - before.applied,
+        after.latest
+    );
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check_config(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    Secrets::resolve(&config)?;
+    print!("{}", config.redacted_toml());
+    println!("# configuration is valid; database: {}", babyshield_storage_backend(&config));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn babyshield_storage_backend(config: &Config) -> &'static str {
+    if config.database_url().starts_with("sqlite:") { "embedded SQLite" } else { "PostgreSQL" }
+}
+
+pub async fn import(config_path: Option<&Path>, file: &Path, batch_size: usize) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    telemetry::init_logging(&config.log);
+    let store = open_store(&config).await?;
+    if config.database.migrate_on_start {
+        store.migrate().await.context("cannot migrate the database")?;
+    }
+    let started = Instant::now();
+    let (reader, size): (Box<dyn std::io::BufRead>, Option<u64>) = if file == Path::new("-") {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (Box::new(BufReader::with_capacity(1 << 20, f)), size)
+    };
+    let bar = progress_bar(size);
+    let report = import::import_jsonl(&store, reader, batch_size, |bytes| bar.set_position(bytes)).await;
+    bar.finish_and_clear();
+    store.close().await;
+    let report = report.context("import stopped")?;
+    let seconds = started.elapsed().as_secs_f64();
+    for rejection in &report.rejections {
+        eprintln!("line {}: {}", rejection.line, rejection.error);
+    }
+    if report.rejected > report.rejections.len() as u64 {
+        eprintln!("... and {} more rejected lines", report.rejected - report.rejections.len() as u64);
+    }
+    let accepted = report.inserted + report.updated + report.unchanged;
+    println!(
+        "imported {} lines in {:.2}s ({:.0} recalls/s): {} inserted, {} updated, {} unchanged, {} rejected",
+        report.lines,
+        seconds,
+        accepted as f64 / seconds.max(1e-9),
+        report.inserted,
+        report.updated,
+        report.unchanged,
+        report.rejected
+    );
+    Ok(if report.rejected > 0 { ExitCode::from(EXIT_PARTIAL) } else { ExitCode::SUCCESS })
+}
+
+fn progress_bar(size: Option<u64>) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::with_draw_target(size, ProgressDrawTarget::hidden());
+    }
+    let bar = ProgressBar::with_draw_target(size, ProgressDrawTarget::stderr());
+    let template = if size.is_some() {
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})"
+    } else {
+        "{spinner} [{elapsed_precise}] {bytes} ({bytes_per_sec})"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+pub fn gen_data(count: u64, seed: u64, output: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = babyshield_datagen::synthetic::SyntheticConfig { count, seed };
+    let written = match output {
+        Some(path) => {
+            let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            let n = babyshield_datagen::synthetic::write_synthetic(&config, &mut out)?;
+            out.flush()?;
+            n
+        }
+        None => {
+            let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            let n = babyshield_datagen::synthetic::write_synthetic(&config, &mut out)?;
+            out.flush()?;
+            n
+        }
+    };
+    eprintln!("wrote {written} synthetic recalls (seed {seed})");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,77 @@
+//! The `babyshield` binary: parses the command line and hands over to the
+//! library crates. With no subcommand it serves.
+
+mod commands;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "babyshield", version, about = "Product-safety recall service")]
+struct Cli {
+    /// Configuration file (default: $BABYSHIELD_CONFIG, else ./babyshield.toml when present).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Validate the configuration and print it with secrets redacted.
+    CheckConfig,
+    /// Import normalized recalls from a JSON Lines file ("-" for stdin).
+    Import {
+        file: PathBuf,
+        /// Recalls per transaction.
+        #[arg(long, default_value_t = babyshield_server::import::DEFAULT_BATCH as u64,
+              value_parser = clap::value_parser!(u64).range(1..=50_000))]
+        batch_size: u64,
+    },
+    /// Write a deterministic synthetic recall data set (JSON Lines) for scale tests.
+    GenData {
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output file (default: stdout).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config_path = cli.config.as_deref();
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => commands::serve(config_path).await,
+            Command::Migrate => commands::migrate(config_path).await,
+            Command::CheckConfig => commands::check_config(config_path),
+            Command::Import { file, batch_size } => {
+                commands::import(config_path, &file, batch_size as usize).await
+            }
+            Command::GenData { count, seed, output } => commands::gen_data(count, seed, output.as_deref()),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line, the whole cause chain: the first words name the problem.
+            eprintln!("error: {e:#}");
+            ExitCode::from(commands::exit_code_for(&e))
+        }
+    }
+}

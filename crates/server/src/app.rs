@@ -1,0 +1,146 @@
+//! Building and running the service. `Application::build` prepares
+//! everything and binds the listener (port 0 in tests); `run_until` serves
+//! until the shutdown signal, then drains and cleans up.
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use babyshield_storage::{DatabaseSettings, Store};
+use tokio::net::TcpListener;
+
+use crate::{
+    config::{Config, Secrets},
+    dependencies::Redis,
+    import, routes,
+    state::AppState,
+};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+/// Opens the database pool described by the configuration.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let settings = DatabaseSettings {
+        url: config.database_url(),
+        max_connections: config.database.max_connections,
+        min_connections: config.database.min_connections,
+        acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
+        statement_timeout: Duration::from_millis(config.database.statement_timeout_ms),
+    };
+    Store::connect(&settings).await.context("cannot open the database")
+}
+
+impl Application {
+    /// Resolves secrets, opens and migrates the database, loads the sample
+    /// catalogue into an empty database, and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let secrets = Secrets::resolve(&config)?;
+        let store = open_store(&config).await?;
+        if config.database.migrate_on_start {
+            let status = store.migrate().await.context("cannot migrate the database")?;
+            tracing::info!(schema.version = status.applied, "database schema up to date");
+        }
+        if config.database.load_sample_data
+            && let Some(report) =
+                import::load_sample_if_empty(&store).await.context("cannot load sample data")?
+        {
+            tracing::info!(
+                recalls = report.inserted,
+                rejected = report.rejected,
+                "loaded the bundled sample recalls"
+            );
+        }
+        let redis = match &config.redis.url {
+            Some(url) => Some(Redis::open(url).context("redis.url")?),
+            None => None,
+        };
+        let address = SocketAddr::new(config.server.host, config.server.port);
+        let listener =
+            TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
+        let state = AppState::new(config, secrets, store, redis);
+        if let Err(e) = state.catalogue().refresh_vocabulary().await {
+            tracing::warn!(error = %e, "search vocabulary not loaded yet; typo tolerance starts with the next refresh");
+        }
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` resolves. Then: readiness answers 503 at once,
+    /// after `server.shutdown_delay_ms` the listener closes, in-flight
+    /// requests get up to `server.drain_timeout_ms` to finish, background
+    /// tasks are cancelled and awaited, and the pool is closed.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, state } = self;
+        let server_config = state.config().server.clone();
+        let delay = Duration::from_millis(server_config.shutdown_delay_ms);
+        let drain = Duration::from_millis(server_config.drain_timeout_ms);
+        tracing::info!(address = %listener.local_addr()?, "listening");
+
+        state.catalogue().spawn_refresher(state.lifecycle());
+        let router = routes::app(state.clone());
+        let lifecycle_state = state.clone();
+        let stop_accepting = async move {
+            signal.await;
+            tracing::info!("shutdown requested: readiness now answers 503");
+            lifecycle_state.lifecycle().begin_shutdown();
+            tokio::time::sleep(delay).await;
+            tracing::info!("no longer accepting connections; draining in-flight requests");
+        };
+        let server = axum::serve(listener, router).with_graceful_shutdown(stop_accepting);
+        let shutdown = state.lifecycle().shutdown_token();
+        let drain_deadline = async move {
+            shutdown.cancelled().await;
+            tokio::time::sleep(delay + drain).await;
+        };
+        tokio::select! {
+            result = async { server.await } => result.context("server failed")?,
+            _ = drain_deadline => tracing::warn!(drain_timeout_ms = server_config.drain_timeout_ms,
+                "drain timeout reached; abandoning requests still in flight"),
+        }
+
+        if tokio::time::timeout(drain, state.lifecycle().join_tasks()).await.is_err() {
+            tracing::warn!("background tasks did not stop within the drain timeout");
+        }
+        state.store().close().await;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

@@ -1,0 +1,212 @@
+//! The recall catalogue as the API serves it: search with typo tolerance and
+//! signed keyset cursors, listing, lookups. Sits between the HTTP routes and
+//! the storage layer.
+
+mod vocabulary;
+
+use std::{sync::Arc, time::Duration};
+
+use babyshield_domain::{
+    AdvancedSearch, Gtin, Recall, RecallFilters, RecallItem,
+    cursor::{CursorKey, SearchPosition, decode_cursor, encode_cursor},
+};
+use babyshield_storage::{
+    StorageError, Store,
+    recalls::{After, RecallQuery, TermGroup},
+};
+use serde::Serialize;
+use tokio::sync::RwLock;
+
+use crate::{
+    config::{Config, Secrets},
+    error::ApiError,
+    lifecycle::Lifecycle,
+};
+
+pub use vocabulary::Vocabulary;
+
+/// One page of results in the contract's shape.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultPage {
+    pub items: Vec<RecallItem>,
+    pub total: i64,
+    pub limit: u32,
+    pub offset: u32,
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+pub struct Catalogue {
+    store: Store,
+    cursor_key: CursorKey,
+    cursor_max_age_secs: i64,
+    refresh_every: Duration,
+    vocabulary: RwLock<Arc<Vocabulary>>,
+    /// Catalogue generation the vocabulary was built from (-1: never built).
+    vocabulary_generation: std::sync::atomic::AtomicI64,
+}
+
+impl Catalogue {
+    pub fn new(store: Store, config: &Config, secrets: &Secrets) -> Catalogue {
+        Catalogue {
+            store,
+            cursor_key: CursorKey::derive(secrets.cursor_key.expose().as_bytes()),
+            cursor_max_age_secs: config.search.cursor_max_age_secs,
+            refresh_every: Duration::from_secs(config.search.vocabulary_refresh_secs),
+            vocabulary: RwLock::new(Arc::new(Vocabulary::default())),
+            vocabulary_generation: (-1).into(),
+        }
+    }
+
+    /// `POST /api/v1/search/advanced`.
+    pub async fn search(&self, request: &AdvancedSearch) -> Result<ResultPage, ApiError> {
+        let vocabulary = self.vocabulary.read().await.clone();
+        let groups = request
+            .terms()
+            .into_iter()
+            .map(|term| TermGroup { variants: vocabulary.typo_variants(&term), term })
+            .collect();
+        let query = RecallQuery {
+            groups,
+            id: request.id.as_ref().map(|id| id.as_str().to_string()),
+            filters: request.filters.clone(),
+        };
+        self.page(&query, request.fingerprint(), request.cursor.as_deref(), request.offset, request.limit)
+            .await
+    }
+
+    /// `GET /api/v1/recalls`: newest first, filtered.
+    pub async fn list(
+        &self,
+        filters: RecallFilters,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ResultPage, ApiError> {
+        let fingerprint = AdvancedSearch {
+            text: None,
+            keywords: Vec::new(),
+            id: None,
+            filters: filters.clone(),
+            limit,
+            offset: 0,
+            cursor: None,
+        }
+        .fingerprint();
+        let query = RecallQuery { groups: Vec::new(), id: None, filters };
+        self.page(&query, fingerprint, cursor, 0, limit).await
+    }
+
+    async fn page(
+        &self,
+        query: &RecallQuery,
+        fingerprint: [u8; 32],
+        cursor: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<ResultPage, ApiError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let after = match cursor {
+            Some(token) => {
+                if offset != 0 {
+                    return Err(ApiError::invalid("offset", "cannot be combined with nextCursor"));
+                }
+                let position =
+                    decode_cursor(&self.cursor_key, token, &fingerprint, now, self.cursor_max_age_secs)
+                        .map_err(|e| ApiError::InvalidCursor(e.to_string()))?;
+                Some(After { score: position.score, recall_date: position.recall_date, id: position.id })
+            }
+            None => None,
+        };
+        let page = self.store.search_recalls(query, after.as_ref(), offset, limit + 1).await?;
+        let has_more = page.items.len() > limit as usize;
+        let rows = &page.items[..page.items.len().min(limit as usize)];
+        let next_cursor = match (has_more, rows.last()) {
+            (true, Some(last)) => Some(encode_cursor(
+                &self.cursor_key,
+                &fingerprint,
+                &SearchPosition {
+                    score: last.score,
+                    recall_date: last.recall_date.clone(),
+                    id: last.recall.id.as_str().to_string(),
+                },
+                now,
+            )),
+            _ => None,
+        };
+        let max_score = query.max_score() as f64;
+        let with_relevance = !query.groups.is_empty();
+        let items = rows
+            .iter()
+            .map(|row| {
+                let mut item = RecallItem::from(&row.recall);
+                if with_relevance {
+                    item.relevance_score = Some(((row.score as f64 / max_score) * 1000.0).round() / 1000.0);
+                }
+                item
+            })
+            .collect();
+        Ok(ResultPage { items, total: page.total, limit, offset, next_cursor, has_more })
+    }
+
+    pub async fn recall(&self, id: &str) -> Result<Option<Recall>, StorageError> {
+        self.store.recall_by_id(id).await
+    }
+
+    pub async fn recalls_for_barcode(&self, gtin: &Gtin) -> Result<Vec<Recall>, StorageError> {
+        self.store.recalls_by_gtin(gtin).await
+    }
+
+    /// Rebuilds the vocabulary when the catalogue changed since it was built.
+    pub async fn refresh_vocabulary(&self) -> Result<bool, StorageError> {
+        use std::sync::atomic::Ordering;
+        let generation = self.store.catalogue_generation().await?;
+        if generation == self.vocabulary_generation.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let words = self.store.search_vocabulary().await?;
+        let vocabulary = Arc::new(
+            tokio::task::spawn_blocking(move || Vocabulary::new(words))
+                .await
+                .map_err(|e| StorageError::Unavailable(format!("vocabulary build failed: {e}")))?,
+        );
+        *self.vocabulary.write().await = vocabulary;
+        self.vocabulary_generation.store(generation, Ordering::SeqCst);
+        Ok(true)
+    }
+
+    /// Keeps the vocabulary current (other instances and the `import` command
+    /// write too) until shutdown.
+    pub fn spawn_refresher(self: &Arc<Self>, lifecycle: &Lifecycle) {
+        let catalogue = Arc::clone(self);
+        let shutdown = lifecycle.shutdown_token();
+        lifecycle.spawn(async move {
+            let mut tick = tokio::time::interval(catalogue.refresh_every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tick.tick() => {
+                        if let Err(e) = catalogue.refresh_vocabulary().await {
+                            tracing::warn!(error = %e, "search vocabulary refresh failed");
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    pub fn summary(&self) -> serde_json::Value {
+        let generation = self.vocabulary_generation.load(std::sync::atomic::Ordering::SeqCst);
+        let words = self.vocabulary.try_read().map(|v| v.len()).ok();
+        serde_json::json!({ "generation": generation, "vocabularyWords": words })
+    }
+
+    pub fn record_metrics(&self) {
+        if let Ok(vocabulary) = self.vocabulary.try_read() {
+            metrics::gauge!("search_vocabulary_words").set(vocabulary.len() as f64);
+        }
+        let generation = self.vocabulary_generation.load(std::sync::atomic::Ordering::SeqCst);
+        metrics::gauge!("catalogue_generation").set(generation as f64);
+    }
+}

@@ -1,0 +1,91 @@
+//! The words of the catalogue, held in memory so a misspelled query term can
+//! be matched to the words recalls really use ("pacifer" -> "pacifier").
+
+use std::collections::HashSet;
+
+use babyshield_domain::text::{bounded_levenshtein, typo_budget};
+
+/// Most typo variants one query term expands to.
+const MAX_VARIANTS: usize = 8;
+
+#[derive(Debug, Default)]
+pub struct Vocabulary {
+    words: HashSet<String>,
+    /// Words grouped by length, for a cheap length pre-filter.
+    by_len: Vec<Vec<String>>,
+}
+
+impl Vocabulary {
+    pub fn new(words: Vec<String>) -> Vocabulary {
+        let mut by_len: Vec<Vec<String>> = Vec::new();
+        for word in &words {
+            if by_len.len() <= word.len() {
+                by_len.resize_with(word.len() + 1, Vec::new);
+            }
+            by_len[word.len()].push(word.clone());
+        }
+        for bucket in &mut by_len {
+            bucket.sort();
+        }
+        Vocabulary { words: words.into_iter().collect(), by_len }
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Known words within the term's typo budget, closest first. Empty when
+    /// the term is itself a known word or too short to correct.
+    pub fn typo_variants(&self, term: &str) -> Vec<String> {
+        let budget = typo_budget(term);
+        if budget == 0 || self.words.contains(term) {
+            return Vec::new();
+        }
+        let lengths = term.len().saturating_sub(budget)..=term.len() + budget;
+        let mut found: Vec<(usize, &String)> = lengths
+            .filter_map(|len| self.by_len.get(len))
+            .flatten()
+            .filter_map(|word| bounded_levenshtein(term, word, budget).map(|d| (d, word)))
+            .collect();
+        found.sort();
+        found.into_iter().take(MAX_VARIANTS).map(|(_, w)| w.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocabulary() -> Vocabulary {
+        Vocabulary::new(
+            ["pacifier", "pacifiers", "crib", "cribs", "stroller", "magnet"].map(String::from).to_vec(),
+        )
+    }
+
+    #[test]
+    fn a_misspelled_word_finds_the_real_one() {
+        assert_eq!(vocabulary().typo_variants("pacifer"), vec!["pacifier"]);
+        assert_eq!(vocabulary().typo_variants("strolelr"), vec!["stroller"]);
+    }
+
+    #[test]
+    fn a_known_word_is_not_expanded() {
+        assert!(vocabulary().typo_variants("pacifier").is_empty());
+    }
+
+    #[test]
+    fn three_letter_terms_are_never_corrected_but_four_letter_ones_are() {
+        let vocabulary = Vocabulary::new(vec!["cot".into(), "crib".into()]);
+        assert!(vocabulary.typo_variants("cat").is_empty());
+        assert_eq!(vocabulary.typo_variants("crab"), vec!["crib"]);
+    }
+
+    #[test]
+    fn unrelated_words_are_not_variants() {
+        assert!(vocabulary().typo_variants("blanket").is_empty());
+    }
+}

@@ -1,0 +1,193 @@
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Dev,
+    Prod,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub host: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub drain_timeout_ms: u64,
+    /// Pause between flipping readiness to 503 and closing the listener, so a
+    /// load balancer notices before connections are refused.
+    pub shutdown_delay_ms: u64,
+    /// Longest a request may take before it is answered `TIMEOUT`.
+    pub request_timeout_ms: u64,
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// How long `/health/ready` waits for each dependency.
+    pub readiness_timeout_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8001,
+            drain_timeout_ms: 30_000,
+            shutdown_delay_ms: 0,
+            request_timeout_ms: 30_000,
+            max_body_bytes: 1024 * 1024,
+            readiness_timeout_ms: 1_000,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        positive("server.drain_timeout_ms", self.drain_timeout_ms)?;
+        positive("server.request_timeout_ms", self.request_timeout_ms)?;
+        positive("server.readiness_timeout_ms", self.readiness_timeout_ms)?;
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(ConfigError::new("server.max_body_bytes", "must be between 1024 and 67108864"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path.db` or `postgres://…`; unset means `<data_dir>/babyshield.db`.
+    pub url: Option<String>,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+    /// Apply pending migrations when the service starts.
+    pub migrate_on_start: bool,
+    /// Load the bundled sample recalls when the catalogue is empty at start.
+    pub load_sample_data: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout_ms: 2_000,
+            statement_timeout_ms: 5_000,
+            migrate_on_start: true,
+            load_sample_data: true,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.url
+            && babyshield_storage::Backend::from_url(url).is_none()
+        {
+            return Err(ConfigError::new(
+                "database.url",
+                "must start with sqlite: or postgres:// (or postgresql://)",
+            ));
+        }
+        if !(1..=1000).contains(&self.max_connections) {
+            return Err(ConfigError::new("database.max_connections", "must be between 1 and 1000"));
+        }
+        if self.min_connections > self.max_connections {
+            return Err(ConfigError::new(
+                "database.min_connections",
+                "must not exceed database.max_connections",
+            ));
+        }
+        positive("database.acquire_timeout_ms", self.acquire_timeout_ms)?;
+        positive("database.statement_timeout_ms", self.statement_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://host:port[/db]`; unset means no Redis (single instance).
+    pub url: Option<String>,
+}
+
+impl RedisConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::new("redis.url", "must start with redis:// or rediss://"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines for a terminal.
+    Pretty,
+    /// One JSON object per line for log shippers.
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `info,babyshield_storage=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Pretty, level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// How long a `nextCursor` stays valid.
+    pub cursor_max_age_secs: i64,
+    /// How often each instance checks whether the catalogue changed (to
+    /// refresh its typo-tolerance vocabulary).
+    pub vocabulary_refresh_secs: u64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig { cursor_max_age_secs: 24 * 3600, vocabulary_refresh_secs: 30 }
+    }
+}
+
+impl SearchConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.cursor_max_age_secs <= 0 {
+            return Err(ConfigError::new("search.cursor_max_age_secs", "must be greater than 0"));
+        }
+        positive("search.vocabulary_refresh_secs", self.vocabulary_refresh_secs)
+    }
+}
+
+fn positive(key: &str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::new(key, "must be greater than 0"));
+    }
+    Ok(())
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub(super) fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_string() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}

@@ -1,0 +1,23 @@
+//! The BabyShield HTTP service: configuration, application state, routes,
+//! middleware, telemetry and lifecycle. `main.rs` in the `babyshield` crate
+//! only parses the command line and calls into here.
+
+mod app;
+mod auth;
+pub mod catalogue;
+pub mod config;
+mod dependencies;
+mod envelope;
+mod error;
+mod extract;
+pub mod import;
+mod lifecycle;
+pub mod middleware;
+mod request_id;
+pub mod routes;
+mod state;
+pub mod telemetry;
+
+pub use app::{Application, open_store};
+pub use error::ApiError;
+pub use state::AppState;

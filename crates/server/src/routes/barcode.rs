@@ -1,0 +1,87 @@
+use std::collections::HashMap;
+
+use axum::{
+    Router,
+    extract::{Path, Query, State},
+    routing::get,
+};
+use babyshield_domain::{Gtin, RecallItem};
+use serde::Serialize;
+
+use crate::{
+    envelope::Envelope,
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/lookup/barcode", get(by_query))
+        .route("/api/v1/lookup/barcode/{code}", get(by_path))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BarcodeResult {
+    /// The code as the client sent it.
+    pub barcode: String,
+    /// The normalized 14-digit GTIN every padded form maps to.
+    pub gtin: String,
+    pub recalled: bool,
+    pub count: usize,
+    /// A plain sentence for the app to show.
+    pub message: String,
+    pub items: Vec<RecallItem>,
+}
+
+/// Recalls of the product with this UPC/EAN/GTIN (any padded form).
+#[utoipa::path(get, path = "/api/v1/lookup/barcode/{code}", tag = "recalls",
+    params(("code" = String, Path, description = "UPC-A, EAN-13, EAN-8 or GTIN-14; spaces and dashes ignored")),
+    responses(
+        (status = 200, description = "`data: {barcode, gtin, recalled, count, message, items}`; `recalled: false` when no recall is known"),
+        (status = 400, description = "Not a barcode, or a wrong check digit (the message says which)")))]
+pub async fn by_path(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Envelope<BarcodeResult>> {
+    lookup(&state, code).await
+}
+
+/// Same as the path form, with `?code=`.
+#[utoipa::path(get, path = "/api/v1/lookup/barcode", tag = "recalls",
+    params(("code" = String, Query, description = "UPC-A, EAN-13, EAN-8 or GTIN-14")),
+    responses((status = 200, description = "As the path form"), (status = 400, description = "Missing or invalid code")))]
+pub async fn by_query(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Envelope<BarcodeResult>> {
+    let mut unknown: Vec<String> = params.keys().filter(|k| k.as_str() != "code").cloned().collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(ApiError::UnknownFields(unknown));
+    }
+    let code = params.get("code").cloned().ok_or_else(|| ApiError::invalid("code", "is required"))?;
+    lookup(&state, code).await
+}
+
+async fn lookup(state: &AppState, code: String) -> ApiResult<Envelope<BarcodeResult>> {
+    if code.len() > 64 {
+        return Err(ApiError::invalid("code", "is too long to be a barcode"));
+    }
+    let gtin = Gtin::parse(&code).map_err(|e| ApiError::invalid("code", e))?;
+    let recalls = state.catalogue().recalls_for_barcode(&gtin).await?;
+    let count = recalls.len();
+    let message = match count {
+        0 => "No recall is known for this product.".to_string(),
+        1 => "This product has been recalled.".to_string(),
+        n => format!("This product appears in {n} recalls."),
+    };
+    Ok(Envelope(BarcodeResult {
+        barcode: code,
+        gtin: gtin.as_str().to_string(),
+        recalled: count > 0,
+        count,
+        message,
+        items: recalls.iter().map(RecallItem::from).collect(),
+    }))
+}

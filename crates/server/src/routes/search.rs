@@ -1,0 +1,32 @@
+use axum::{Router, extract::State, routing::post};
+use babyshield_domain::{AdvancedSearch, SearchRequestError};
+
+use crate::{
+    catalogue::ResultPage,
+    envelope::Envelope,
+    error::{ApiError, ApiResult},
+    extract::ApiJson,
+    state::AppState,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/search/advanced", post(advanced))
+}
+
+/// Typo-tolerant recall search with filters and cursor paging
+/// (CONTRACT.md "Advanced search").
+#[utoipa::path(post, path = "/api/v1/search/advanced", tag = "recalls",
+    request_body(content = serde_json::Value, description = "`query|product`, `keywords`, `id`, `agencies|agency`, `severity|risk_level`, `riskCategory|product_category`, `date_from`, `date_to`, `limit` (1..50), `offset`, `nextCursor`; unknown fields are rejected"),
+    responses(
+        (status = 200, description = "`data: {items: [RecallItem], total, limit, offset, nextCursor, hasMore}`"),
+        (status = 400, description = "Validation failed (`INVALID_PARAMETERS`), unknown fields (`error.unknown`), or a forged/stale cursor (`INVALID_CURSOR`)")))]
+pub async fn advanced(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> ApiResult<Envelope<ResultPage>> {
+    let request = AdvancedSearch::from_json(body).map_err(|e| match e {
+        SearchRequestError::UnknownFields(fields) => ApiError::UnknownFields(fields),
+        SearchRequestError::Invalid { field, message } => ApiError::invalid(&field, message),
+    })?;
+    Ok(Envelope(state.catalogue().search(&request).await?))
+}

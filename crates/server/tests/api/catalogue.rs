@@ -1,0 +1,389 @@
+//! Issue: recall catalogue. Contract shapes, search semantics, cursors,
+//! barcodes, statistics and import, on SQLite and PostgreSQL.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Db, TestApp, json};
+
+const FIXTURES: &str = include_str!("../fixtures/recalls.jsonl");
+
+crate::on_both_databases!(
+    agencies_are_the_42_of_the_contract_in_its_shape,
+    search_tolerates_typos_and_partial_words,
+    keywords_must_all_match,
+    filters_and_their_aliases_restrict_results,
+    every_validation_rule_answers_400_naming_the_field,
+    unknown_fields_are_listed_in_error_unknown,
+    results_are_ordered_by_relevance_then_date_then_id,
+    cursor_paging_walks_everything_once_while_recalls_are_inserted,
+    forged_or_foreign_cursors_are_rejected,
+    recall_detail_accepts_ids_with_slashes_and_404s_unknown_ids,
+    barcode_lookup_treats_all_padded_forms_as_one_product,
+    barcode_with_a_wrong_check_digit_is_a_400_that_says_so,
+    statistics_count_by_agency_severity_category_and_month,
+    import_is_idempotent_and_reports_bad_lines_by_number,
+    recall_list_filters_and_pages_newest_first,
+);
+
+async fn loaded(db: Db) -> TestApp {
+    let app = TestApp::spawn(db).await;
+    let report = app.import(FIXTURES).await;
+    assert_eq!(report.rejected, 0, "{:?}", report.rejections);
+    app
+}
+
+async fn search(app: &TestApp, body: Value) -> (u16, Value) {
+    json(app.post_json("/api/v1/search/advanced", &body).await).await
+}
+
+fn ids(body: &Value) -> Vec<String> {
+    body["data"]["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
+}
+
+async fn agencies_are_the_42_of_the_contract_in_its_shape(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (status, body) = json(app.get("/api/v1/agencies").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["ok"], true);
+    let list = body["data"].as_array().unwrap();
+    assert_eq!(list.len(), 42);
+    assert_eq!(
+        list[0],
+        json!({"code": "FDA", "name": "U.S. Food and Drug Administration", "country": "United States", "website": "https://www.fda.gov"})
+    );
+    assert_eq!(list[41]["code"], "ANMAT");
+    assert!(body["traceId"].is_string());
+}
+
+async fn search_tolerates_typos_and_partial_words(db: Db) {
+    let app = loaded(db).await;
+    let (status, body) = search(&app, json!({"query": "pacifer"})).await;
+    assert_eq!(status, 200, "{body}");
+    let found = ids(&body);
+    assert!(
+        found.contains(&"CPSC-10001".to_string()) && found.contains(&"HEALTH_CANADA-RA-20002".to_string()),
+        "{found:?}"
+    );
+    let item = &body["data"]["items"][0];
+    for field in ["id", "agencyCode", "title", "recallDate"] {
+        assert!(item[field].is_string(), "{field} missing in {item}");
+    }
+    let score = item["relevanceScore"].as_f64().unwrap();
+    assert!(score > 0.0 && score <= 1.0);
+
+    let (_, body) = search(&app, json!({"product": "pacif"})).await;
+    assert!(ids(&body).contains(&"CPSC-10001".to_string()), "prefix search: {body}");
+    let (_, body) = search(&app, json!({"query": "strolelr"})).await;
+    assert_eq!(body["data"]["total"], 2, "{body}");
+    let (_, body) = search(&app, json!({"query": "zzzzqqq"})).await;
+    assert_eq!(body["data"]["total"], 0);
+    assert_eq!(body["data"]["hasMore"], false);
+}
+
+async fn keywords_must_all_match(db: Db) {
+    let app = loaded(db).await;
+    let (_, body) = search(&app, json!({"keywords": ["crib", "fire"]})).await;
+    assert_eq!(ids(&body), vec!["CPSC-10005"], "{body}");
+    let (_, body) = search(&app, json!({"keywords": ["crib", "suffocation"]})).await;
+    let mut found = ids(&body);
+    found.sort();
+    assert_eq!(found, vec!["CPSC-10004", "UK_OPSS-PSD-2023-0012"]);
+    let (_, body) = search(&app, json!({"query": "crib", "keywords": ["lead"]})).await;
+    assert_eq!(body["data"]["total"], 0);
+}
+
+async fn filters_and_their_aliases_restrict_results(db: Db) {
+    let app = loaded(db).await;
+    let total = |body: &Value| body["data"]["total"].as_i64().unwrap();
+    let (_, all) = search(&app, json!({"query": "recalled"})).await;
+    let (_, cpsc) = search(&app, json!({"query": "recalled", "agency": "CPSC"})).await;
+    let (_, cpsc_list) = search(&app, json!({"query": "recalled", "agencies": ["CPSC"]})).await;
+    assert!(total(&all) > total(&cpsc) && total(&cpsc) > 0);
+    assert_eq!(ids(&cpsc), ids(&cpsc_list));
+    assert!(body_items(&cpsc).iter().all(|i| i["agencyCode"] == "CPSC"));
+
+    // Sources' spellings normalize: "FDA-Food" filters as FDA.
+    let (_, fda) = search(&app, json!({"query": "recalled", "agencies": ["FDA-Food"]})).await;
+    assert!(body_items(&fda).iter().all(|i| i["agencyCode"] == "FDA") && total(&fda) > 0);
+
+    let (_, critical) = search(&app, json!({"query": "recall", "severity": "critical"})).await;
+    let (_, critical_alias) = search(&app, json!({"query": "recall", "risk_level": "critical"})).await;
+    assert_eq!(ids(&critical), ids(&critical_alias));
+    assert!(body_items(&critical).iter().all(|i| i["severity"] == "critical"));
+
+    let (_, food) = search(&app, json!({"query": "recalled", "riskCategory": "food"})).await;
+    let (_, food_alias) = search(&app, json!({"query": "recalled", "product_category": "food"})).await;
+    assert_eq!(ids(&food), ids(&food_alias));
+    assert!(body_items(&food).iter().all(|i| i["riskCategory"] == "food") && total(&food) > 0);
+
+    let (_, dated) =
+        search(&app, json!({"query": "recalled", "date_from": "2024-01-01", "date_to": "2024-03-14"})).await;
+    assert!(total(&dated) > 0);
+    for item in body_items(&dated) {
+        let date = item["recallDate"].as_str().unwrap();
+        assert!(("2024-01-01"..="2024-03-14").contains(&date), "{date}");
+    }
+    let (_, by_id) = search(&app, json!({"id": "EU_SAFETY_GATE-A12/00345/24"})).await;
+    assert_eq!(ids(&by_id), vec!["EU_SAFETY_GATE-A12/00345/24"]);
+}
+
+fn body_items(body: &Value) -> Vec<Value> {
+    body["data"]["items"].as_array().unwrap().clone()
+}
+
+async fn every_validation_rule_answers_400_naming_the_field(db: Db) {
+    let app = loaded(db).await;
+    let cases = [
+        (json!({}), "query"),
+        (json!({"query": "a"}), "query"),
+        (json!({"query": "crib", "limit": 0}), "limit"),
+        (json!({"query": "crib", "limit": 51}), "limit"),
+        (json!({"query": "crib", "severity": "severe"}), "severity"),
+        (json!({"query": "crib", "riskCategory": "weapons"}), "riskCategory"),
+        (json!({"query": "crib", "agency": "NOPE"}), "agency"),
+        (json!({"query": "crib", "date_from": "2024-13-01"}), "date_from"),
+        (json!({"query": "crib", "date_from": "2024-05-01", "date_to": "2024-01-01"}), "date_from"),
+        (json!({"query": "crib", "keywords": "crib"}), "keywords"),
+        (json!({"query": 5}), "query"),
+        (json!({"id": "bad id with spaces"}), "id"),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = search(&app, body.clone()).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        assert_eq!(answer["error"]["code"], "INVALID_PARAMETERS", "{body} -> {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().starts_with(field), "{body} -> {answer}");
+    }
+}
+
+async fn unknown_fields_are_listed_in_error_unknown(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (status, body) = search(&app, json!({"query": "crib", "sort": "x", "color": 1})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["unknown"], json!(["color", "sort"]));
+}
+
+async fn results_are_ordered_by_relevance_then_date_then_id(db: Db) {
+    let app = loaded(db).await;
+    let (_, body) = search(&app, json!({"query": "crib", "limit": 50})).await;
+    let items = body_items(&body);
+    assert_eq!(items.len(), 4, "{body}");
+    // A whole-word title hit outranks a body-only hit.
+    let top = items[0]["relevanceScore"].as_f64().unwrap();
+    let last = items.last().unwrap()["relevanceScore"].as_f64().unwrap();
+    assert!(top > last, "{body}");
+    for pair in items.windows(2) {
+        let key = |i: &Value| {
+            (
+                -(i["relevanceScore"].as_f64().unwrap() * 1000.0) as i64,
+                i["recallDate"].as_str().unwrap().to_string(),
+                i["id"].as_str().unwrap().to_string(),
+            )
+        };
+        let (a, b) = (key(&pair[0]), key(&pair[1]));
+        assert!(a.0 < b.0 || (a.0 == b.0 && (a.1 > b.1 || (a.1 == b.1 && a.2 < b.2))), "{a:?} before {b:?}");
+    }
+}
+
+async fn cursor_paging_walks_everything_once_while_recalls_are_inserted(db: Db) {
+    let app = loaded(db).await;
+    let (_, first) = search(&app, json!({"query": "recalled", "limit": 3})).await;
+    let expected_total = first["data"]["total"].as_i64().unwrap();
+    let mut seen: Vec<String> = ids(&first);
+    let mut cursor = first["data"]["nextCursor"].as_str().map(str::to_string);
+    assert_eq!(first["data"]["hasMore"], true);
+    let mut inserted = 0;
+    while let Some(c) = cursor {
+        // New recalls arrive between pages: newer dates, and a tie-breaking id.
+        inserted += 1;
+        let line = json!({"id": format!("CPSC-9{inserted:04}"), "agencyCode": "CPSC", "title": "Newly recalled widget",
+                          "recallDate": "2026-01-01"}).to_string();
+        app.import(&line).await;
+        let (status, page) = search(&app, json!({"query": "recalled", "limit": 3, "nextCursor": c})).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(ids(&page));
+        cursor = page["data"]["nextCursor"].as_str().map(str::to_string);
+        assert_eq!(page["data"]["hasMore"], cursor.is_some());
+    }
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no duplicates: {seen:?}");
+    let original: Vec<&String> = seen.iter().filter(|id| !id.starts_with("CPSC-9")).collect();
+    assert_eq!(original.len() as i64, expected_total, "no gaps: {seen:?}");
+}
+
+async fn forged_or_foreign_cursors_are_rejected(db: Db) {
+    let app = loaded(db).await;
+    let (_, first) = search(&app, json!({"query": "recalled", "limit": 2})).await;
+    let cursor = first["data"]["nextCursor"].as_str().unwrap().to_string();
+    let mut forged = cursor.clone().into_bytes();
+    let i = forged.len() / 2;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    for bad in [String::from_utf8(forged).unwrap(), "garbage".into(), format!("{cursor}x")] {
+        let (status, body) = search(&app, json!({"query": "recalled", "limit": 2, "nextCursor": bad})).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["code"], "INVALID_CURSOR");
+    }
+    let (status, body) = search(&app, json!({"query": "crib", "limit": 2, "nextCursor": cursor})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "INVALID_CURSOR");
+    assert!(body["error"]["message"].as_str().unwrap().contains("query"));
+}
+
+async fn recall_detail_accepts_ids_with_slashes_and_404s_unknown_ids(db: Db) {
+    let app = loaded(db).await;
+    let (status, body) = json(app.get("/api/v1/recall/EU_SAFETY_GATE-A12/00345/24").await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["id"], "EU_SAFETY_GATE-A12/00345/24");
+    assert_eq!(body["data"]["agencyCode"], "EU_SAFETY_GATE");
+    assert_eq!(body["data"]["affectedCountries"], json!(["Germany", "Austria"]));
+    let (_, fda) = json(app.get("/api/v1/recall/FDA-F-0101-2024").await).await;
+    assert_eq!(fda["data"]["recallReason"], "Undeclared milk");
+    assert_eq!(fda["data"]["lotNumber"], "L2404");
+    let (status, body) = json(app.get("/api/v1/recall/CPSC-0000").await).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "NOT_FOUND");
+}
+
+async fn barcode_lookup_treats_all_padded_forms_as_one_product(db: Db) {
+    let app = loaded(db).await;
+    let mut answers = Vec::new();
+    for code in ["012345678905", "0012345678905", "00012345678905", "0 12345 67890 5", "012-345-678-905"] {
+        let (status, body) = json(app.get(&format!("/api/v1/lookup/barcode/{code}")).await).await;
+        assert_eq!(status, 200, "{code}: {body}");
+        assert_eq!(body["data"]["gtin"], "00012345678905");
+        answers.push(ids(&body));
+    }
+    let (_, by_query) = json(app.get("/api/v1/lookup/barcode?code=0012345678905").await).await;
+    answers.push(ids(&by_query));
+    assert!(answers.windows(2).all(|w| w[0] == w[1]));
+    let mut found = answers[0].clone();
+    found.sort();
+    assert_eq!(found, vec!["CPSC-10001", "HEALTH_CANADA-RA-20002"]);
+    assert_eq!(by_query["data"]["recalled"], true);
+
+    let (status, none) = json(app.get("/api/v1/lookup/barcode/036000291452").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(none["data"]["recalled"], false);
+    assert_eq!(none["data"]["count"], 0);
+    assert!(none["data"]["message"].as_str().unwrap().starts_with("No recall"));
+}
+
+async fn barcode_with_a_wrong_check_digit_is_a_400_that_says_so(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (status, body) = json(app.get("/api/v1/lookup/barcode/012345678904").await).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap().contains("check digit"), "{body}");
+    let (status, body) = json(app.get("/api/v1/lookup/barcode/12345").await).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = json(app.get("/api/v1/lookup/barcode?code=abc").await).await;
+    assert_eq!(status, 400);
+    let (status, body) = json(app.get("/api/v1/lookup/barcode").await).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+async fn statistics_count_by_agency_severity_category_and_month(db: Db) {
+    let app = loaded(db).await;
+    let (status, body) = json(app.get("/api/v1/recalls/stats").await).await;
+    assert_eq!(status, 200);
+    let data = &body["data"];
+    assert_eq!(data["total"], 19);
+    let count = |list: &str, key: &str| {
+        data[list].as_array().unwrap().iter().find(|c| c["key"] == key).map(|c| c["count"].as_i64().unwrap())
+    };
+    assert_eq!(count("byAgency", "CPSC"), Some(6));
+    assert_eq!(count("byAgency", "FDA"), Some(4));
+    assert_eq!(count("bySeverity", "critical"), Some(8));
+    assert_eq!(count("byCategory", "food"), Some(5));
+    assert_eq!(count("byMonth", "2024-03"), Some(1));
+    let cpsc = data["newestByAgency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agencyCode"] == "CPSC")
+        .unwrap()
+        .clone();
+    assert_eq!(cpsc["newestRecallDate"], "2024-03-14");
+}
+
+async fn import_is_idempotent_and_reports_bad_lines_by_number(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let first = app.import(FIXTURES).await;
+    assert_eq!((first.inserted, first.updated, first.unchanged), (19, 0, 0));
+    let again = app.import(FIXTURES).await;
+    assert_eq!((again.inserted, again.updated, again.unchanged), (0, 0, 19));
+
+    let changed = FIXTURES
+        .replace("Pacifier Clips Recalled Due to Choking Hazard", "Pacifier Clips Recalled (updated)");
+    let bad = format!(
+        "{changed}{{\"id\": \"CPSC-1\", \"agencyCode\": \"CPSC\"}}\nnot json\n{}\n",
+        json!({"id": "CPSC-2", "agencyCode": "CPSC", "title": "t", "recallDate": "2024-01-01", "upcs": ["012345678904"]})
+    );
+    let report = app.import(&bad).await;
+    assert_eq!((report.inserted, report.updated, report.unchanged, report.rejected), (0, 1, 18, 3));
+    let lines: Vec<u64> = report.rejections.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![20, 21, 22]);
+    assert!(report.rejections[0].error.contains("title"), "{:?}", report.rejections);
+    assert!(report.rejections[2].error.contains("check digit"), "{:?}", report.rejections);
+    let (_, detail) = json(app.get("/api/v1/recall/CPSC-10001").await).await;
+    assert_eq!(detail["data"]["title"], "Pacifier Clips Recalled (updated)");
+    // The barcode index followed the update: still exactly one row per GTIN.
+    let (_, barcode) = json(app.get("/api/v1/lookup/barcode/012345678905").await).await;
+    assert_eq!(barcode["data"]["count"], 2);
+}
+
+async fn recall_list_filters_and_pages_newest_first(db: Db) {
+    let app = loaded(db).await;
+    let (status, first) = json(app.get("/api/v1/recalls?agency=CPSC&limit=4").await).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["data"]["total"], 6);
+    let mut seen = ids(&first);
+    let cursor = first["data"]["nextCursor"].as_str().unwrap();
+    let (_, second) =
+        json(app.get(&format!("/api/v1/recalls?agency=CPSC&limit=4&cursor={cursor}")).await).await;
+    seen.extend(ids(&second));
+    assert_eq!(second["data"]["hasMore"], false);
+    assert_eq!(seen.len(), 6);
+    assert_eq!(seen[0], "CPSC-10001", "newest first");
+    let (status, body) = json(app.get("/api/v1/recalls?agency=CPSC&limit=4&cursor=forged").await).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("INVALID_CURSOR")));
+    let (status, body) = json(app.get("/api/v1/recalls?colour=red").await).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["unknown"], json!(["colour"]));
+    let (status, _) = json(app.get("/api/v1/recalls?severity=huge").await).await;
+    assert_eq!(status, 400);
+}
+
+/// SQLite FTS5 and PostgreSQL tsvector engines give the same answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_and_postgres_agree_on_the_fixture_queries() {
+    let (sqlite, postgres) = tokio::join!(loaded(Db::Sqlite), loaded(Db::Postgres));
+    let queries = [
+        json!({"query": "pacifer"}),
+        json!({"query": "crib", "limit": 50}),
+        json!({"query": "recalled", "limit": 50}),
+        json!({"keywords": ["stroller", "fall"]}),
+        json!({"query": "undeclared milk"}),
+        json!({"query": "lead", "severity": "critical"}),
+        json!({"query": "choking hazard", "agencies": ["CPSC", "HEALTH_CANADA"]}),
+        json!({"product": "car seat"}),
+    ];
+    for query in queries {
+        let (_, a) = search(&sqlite, query.clone()).await;
+        let (_, b) = search(&postgres, query.clone()).await;
+        assert_eq!(a["data"]["items"], b["data"]["items"], "{query}");
+        assert_eq!(a["data"]["total"], b["data"]["total"], "{query}");
+    }
+}
+
+/// First start of an empty database loads the bundled sample, so a new
+/// installation answers real questions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_database_starts_with_the_bundled_sample_recalls() {
+    let app = TestApp::spawn_with(Db::Sqlite, |c| c.database.load_sample_data = true).await;
+    let (_, body) = search(&app, json!({"query": "crib"})).await;
+    assert!(body["data"]["total"].as_i64().unwrap() >= 10, "{body}");
+    let (_, stats) = json(app.get("/api/v1/recalls/stats").await).await;
+    assert!(stats["data"]["total"].as_i64().unwrap() >= 300);
+    assert!(stats["data"]["byAgency"].as_array().unwrap().len() >= 8);
+}

@@ -1,0 +1,7 @@
+//! Black-box tests of the HTTP service against real databases.
+
+mod harness;
+
+mod catalogue;
+mod foundation;
+mod outages;

@@ -1,0 +1,76 @@
+//! Failure modes, tested rather than assumed: the database going away and
+//! coming back, and a handler that panics.
+
+use std::time::Duration;
+
+use axum::{Router, body::Body, http::Request, routing::get};
+use tower::ServiceExt;
+
+use crate::harness::{Db, Proxy, TestApp, fresh_pg_database, json, test_config};
+
+/// Polls `path` until it answers `status` (bounded; no timing assertion).
+async fn eventually(app: &TestApp, path: &str, status: u16) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (s, body) = json(app.get(path).await).await;
+        if s == status {
+            return body;
+        }
+        last = body;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} never answered {status}; last body: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_turns_503_naming_the_database_when_it_stops_and_200_when_it_returns() {
+    let direct = fresh_pg_database().await;
+    let (prefix, rest) = direct.split_once("@").unwrap();
+    let (host_port, db_name) = rest.split_once('/').unwrap();
+    let proxy = Proxy::start(host_port.parse().unwrap()).await;
+    let via_proxy = format!("{prefix}@{}/{db_name}", proxy.addr);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path(), &via_proxy);
+    let app = TestApp::start(config, dir).await;
+    eventually(&app, "/health/ready", 200).await;
+
+    proxy.block();
+    let body = eventually(&app, "/health/ready", 503).await;
+    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+    assert!(body["error"]["message"].as_str().unwrap().contains("database"), "{body}");
+    // Liveness never touches the database.
+    assert_eq!(app.get("/health/live").await.status(), 200);
+    // Data endpoints degrade to 503, not 500 or a hang.
+    let (status, body) = json(app.get("/api/v1/agencies").await).await;
+    assert_eq!(status, 503, "{body}");
+
+    proxy.unblock();
+    eventually(&app, "/health/ready", 200).await;
+    assert_eq!(app.get("/api/v1/agencies").await.status(), 200);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_answers_a_500_envelope_and_the_server_lives_on() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let routes: Router = Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "fine" }));
+    let router = babyshield_server::middleware::apply(routes, &app.state);
+
+    let request = Request::get("/boom").header("x-request-id", "panic-1").body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 500);
+    assert_eq!(response.headers()["x-request-id"], "panic-1");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
+    assert_eq!(body["traceId"], "panic-1");
+    assert!(!body.to_string().contains("secret internal detail"));
+
+    let response = router.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+async fn boom() -> &'static str {
+    panic!("secret internal detail")
+}

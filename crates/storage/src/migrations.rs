@@ -1,0 +1,81 @@
+//! Versioned schema migrations, embedded in the binary: one list per backend,
+//! applied in order and recorded in `_sqlx_migrations`. On PostgreSQL sqlx
+//! takes an advisory lock, so instances starting together migrate once.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use crate::{Backend, StorageError, Store};
+
+macro_rules! migration_list {
+    ($dir:literal: $($version:literal => $name:literal),+ $(,)?) => {
+        &[$(($version, $name, include_str!(concat!("../migrations/", $dir, "/", $name)))),+]
+    };
+}
+
+type MigrationFile = (i64, &'static str, &'static str);
+
+const SQLITE: &[MigrationFile] = migration_list!("sqlite":
+    1 => "0001_agencies.sql",
+    2 => "0002_recalls.sql",
+);
+const POSTGRES: &[MigrationFile] = migration_list!("postgres":
+    1 => "0001_agencies.sql",
+    2 => "0002_recalls.sql",
+);
+
+/// Where the schema stands relative to this binary.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationStatus {
+    /// Highest applied version (0 when none).
+    pub applied: i64,
+    /// Highest version this binary knows.
+    pub latest: i64,
+}
+
+fn migrator(backend: Backend) -> Migrator {
+    let files = match backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    let migrations = files
+        .iter()
+        .map(|(version, name, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(name.trim_end_matches(".sql")),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(*sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+impl Store {
+    /// Applies every pending migration. Safe to run repeatedly.
+    pub async fn migrate(&self) -> Result<MigrationStatus, StorageError> {
+        let migrator = migrator(self.backend());
+        crate::on_pool!(self, p => migrator.run(p).await)
+            .map_err(|e| StorageError::Migration(e.to_string()))?;
+        self.migration_status().await
+    }
+
+    pub async fn migration_status(&self) -> Result<MigrationStatus, StorageError> {
+        let latest = migrator(self.backend()).iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> = crate::on_pool!(self, p => {
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(p)
+                .await
+        })
+        .or_else(|e| match &e {
+            // No migration table yet: nothing applied.
+            sqlx::Error::Database(db) if db.message().contains("_sqlx_migrations") => Ok(None),
+            _ => Err(e),
+        })?;
+        Ok(MigrationStatus { applied: applied.unwrap_or(0), latest })
+    }
+}

@@ -1,0 +1,175 @@
+use std::{future::Future, path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::StorageError;
+
+/// How to reach the database. Built from the `[database]` config section.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` or `postgres://user@host:port/db`.
+    pub url: String,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    /// Longest a request waits for a pooled connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// Longest one statement may run (server-side on PostgreSQL; on SQLite the
+    /// lock wait, and the caller stops waiting after this long).
+    pub statement_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[doc(hidden)]
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database handle shared by the whole service (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+    statement_timeout: Duration,
+    max_connections: u32,
+}
+
+/// A snapshot of the connection pool for health pages and metrics.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub in_use: u32,
+    pub max: u32,
+}
+
+impl Store {
+    /// Opens the pool. Connections are made lazily so the service starts (and
+    /// reports "not ready") even while the database is down.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StorageError> {
+        let backend = Backend::from_url(&settings.url).ok_or_else(|| {
+            StorageError::Unavailable("database.url must start with sqlite: or postgres://".into())
+        })?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&settings.url)
+                    .map_err(|e| StorageError::Unavailable(format!("database.url: {e}")))?;
+                if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                    create_dir(dir)?;
+                }
+                let options = options
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL in WAL mode syncs the log at every commit: a committed
+                    // recall, account or audit row survives a power cut.
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(settings.statement_timeout)
+                    .foreign_keys(true)
+                    .pragma("temp_store", "memory")
+                    .pragma("cache_size", "-32768");
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .min_connections(settings.min_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(options)
+                    .await?;
+                Pool::Sqlite(pool)
+            }
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(&settings.url)
+                    .map_err(|e| StorageError::Unavailable(format!("database.url: {e}")))?
+                    .application_name("babyshield")
+                    .options([("statement_timeout", settings.statement_timeout.as_millis().to_string())]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .min_connections(settings.min_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_lazy_with(options);
+                Pool::Postgres(pool)
+            }
+        };
+        Ok(Store {
+            pool,
+            statement_timeout: settings.statement_timeout,
+            max_connections: settings.max_connections,
+        })
+    }
+
+    #[doc(hidden)]
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Round trip to the database (`SELECT 1`), bounded by `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), StorageError> {
+        let probe =
+            async { crate::on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ())) };
+        match tokio::time::timeout(timeout, probe).await {
+            Ok(result) => result.map_err(StorageError::from),
+            Err(_) => Err(StorageError::timeout(timeout)),
+        }
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let (size, idle) = crate::on_pool!(self, p => (p.size(), p.num_idle() as u32));
+        PoolStats { size, idle, in_use: size.saturating_sub(idle), max: self.max_connections }
+    }
+
+    /// Waits for in-flight queries and closes every connection.
+    pub async fn close(&self) {
+        crate::on_pool!(self, p => p.close().await)
+    }
+
+    /// Bounds a storage future by the statement timeout, so a stuck database
+    /// turns into a 503 instead of a hung request.
+    pub(crate) async fn timed<T>(
+        &self,
+        fut: impl Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        // The server-side timeout fires first on PostgreSQL; this one is the
+        // backstop (and the only one for SQLite). Allow for pool acquisition.
+        let limit = self.statement_timeout + Duration::from_millis(250);
+        tokio::time::timeout(limit, fut).await.unwrap_or(Err(StorageError::timeout(limit)))
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), StorageError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StorageError::Unavailable(format!("cannot create {}: {e}", dir.display())))
+}

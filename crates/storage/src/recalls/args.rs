@@ -1,0 +1,49 @@
+//! Dynamic SQL with bound arguments: the text is built from fixed fragments,
+//! every value travels as a `$N` parameter.
+
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Args {
+    values: Vec<Arg>,
+}
+
+impl Args {
+    /// Adds a value and returns its placeholder (`$N`).
+    pub(crate) fn push(&mut self, value: Arg) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len())
+    }
+
+    pub(crate) fn text(&mut self, value: impl Into<String>) -> String {
+        self.push(Arg::Text(value.into()))
+    }
+
+    pub(crate) fn int(&mut self, value: i64) -> String {
+        self.push(Arg::Int(value))
+    }
+
+    pub(crate) fn values(&self) -> &[Arg] {
+        &self.values
+    }
+}
+
+/// Binds every argument of an [`Args`] to a sqlx query (query, query_as or
+/// query_scalar), for whichever backend the surrounding `on_pool!` selected.
+macro_rules! bind_args {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args.values() {
+            query = match arg {
+                $crate::recalls::args::Arg::Text(s) => query.bind(s.clone()),
+                $crate::recalls::args::Arg::Int(i) => query.bind(*i),
+            };
+        }
+        query
+    }};
+}
+pub(crate) use bind_args;

@@ -1,0 +1,21 @@
+//! The recall catalogue in the database.
+
+pub(crate) mod args;
+mod dialect;
+mod query;
+mod read;
+mod write;
+
+pub use query::{After, POINTS_PER_TERM, RecallPage, RecallQuery, ScoredRecall, TermGroup};
+pub use read::{AgencyFreshness, AgencyRow, Count, MAX_RECALLS_PER_BARCODE, RecallStats};
+pub use write::UpsertOutcome;
+
+use babyshield_domain::Recall;
+
+use crate::StorageError;
+
+/// Stored documents were normalized on the way in; decoding re-validates them
+/// so a hand-edited row cannot smuggle bad data out.
+fn decode(doc: &str) -> Result<Recall, StorageError> {
+    Recall::from_json_line(doc).map_err(|e| StorageError::Corrupt(format!("stored recall: {e}")))
+}

@@ -1,0 +1,209 @@
+//! Search and list queries over recalls.
+//!
+//! Relevance is an integer computed from the recall and the query alone (never
+//! from corpus statistics), so a recall's score does not move when others are
+//! inserted and keyset cursors stay exact. Per query term:
+//! 100 = whole word in the title, 70 = prefix or typo variant in the title,
+//! 50 = whole word in the body, 30 = prefix or typo variant in the body.
+
+use babyshield_domain::{Recall, RecallFilters, ymd};
+
+use super::{
+    args::{Args, bind_args},
+    dialect,
+};
+use crate::{Backend, StorageError, Store};
+
+/// One query term and the vocabulary words it may also match (typo variants).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermGroup {
+    pub term: String,
+    pub variants: Vec<String>,
+}
+
+/// Points for one term, see the module docs.
+pub const POINTS_PER_TERM: i64 = 100;
+
+/// What to look for. No groups and no id lists everything the filters allow.
+#[derive(Debug, Clone, Default)]
+pub struct RecallQuery {
+    pub groups: Vec<TermGroup>,
+    pub id: Option<String>,
+    pub filters: RecallFilters,
+}
+
+/// Keyset position: the last row of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub score: i64,
+    pub recall_date: String,
+    pub id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScoredRecall {
+    pub recall: Recall,
+    pub score: i64,
+    pub recall_date: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecallPage {
+    pub items: Vec<ScoredRecall>,
+    /// Every recall the query matches, regardless of paging.
+    pub total: i64,
+}
+
+impl RecallQuery {
+    /// The highest score a recall can reach for this query.
+    pub fn max_score(&self) -> i64 {
+        POINTS_PER_TERM * (self.groups.len().max(1) as i64)
+    }
+}
+
+impl Store {
+    /// One page of matching recalls, ordered by score desc, recall date desc,
+    /// id asc, starting after `after` (keyset) or at `offset`.
+    pub async fn search_recalls(
+        &self,
+        query: &RecallQuery,
+        after: Option<&After>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<RecallPage, StorageError> {
+        let backend = self.backend();
+        let mut args = Args::default();
+        let (source, conditions) = source_and_conditions(backend, query, &mut args);
+        let count_sql = format!("SELECT COUNT(*) FROM {source}{}", where_clause(&conditions));
+        let count_args_len = args.values().len();
+
+        let page_sql = if query.groups.is_empty() {
+            // Constant score: order straight by the (recall_date, id) indexes.
+            let mut conditions = conditions.clone();
+            if let Some(after) = after {
+                let (d, i) = (args.text(after.recall_date.clone()), args.text(after.id.clone()));
+                conditions.push(format!("(r.recall_date < {d} OR (r.recall_date = {d} AND r.id > {i}))"));
+            }
+            let (limit_p, offset_p) = (args.int(i64::from(limit)), args.int(i64::from(offset)));
+            format!(
+                "SELECT r.doc, r.recall_date, CAST({POINTS_PER_TERM} AS BIGINT) AS score FROM {source}{} \
+                 ORDER BY r.recall_date DESC, r.id ASC LIMIT {limit_p} OFFSET {offset_p}",
+                where_clause(&conditions),
+            )
+        } else {
+            let score = score_expression(backend, &query.groups, &mut args);
+            let mut outer = Vec::new();
+            if let Some(after) = after {
+                let (s, d, i) = (
+                    args.int(after.score),
+                    args.text(after.recall_date.clone()),
+                    args.text(after.id.clone()),
+                );
+                outer.push(format!(
+                    "(score < {s} OR (score = {s} AND (recall_date < {d} OR (recall_date = {d} AND id > {i}))))"
+                ));
+            }
+            let (limit_p, offset_p) = (args.int(i64::from(limit)), args.int(i64::from(offset)));
+            format!(
+                "SELECT doc, recall_date, score FROM (SELECT r.doc, r.recall_date, r.id, CAST({score} AS BIGINT) AS score \
+                 FROM {source}{}) t{} ORDER BY score DESC, recall_date DESC, id ASC LIMIT {limit_p} OFFSET {offset_p}",
+                where_clause(&conditions),
+                where_clause(&outer),
+            )
+        };
+
+        let count_args = Args::from_prefix(&args, count_args_len);
+        self.timed(async {
+            let (total, rows): (i64, Vec<(String, String, i64)>) = crate::on_pool!(self, p => {
+                let total = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), count_args)
+                    .fetch_one(p)
+                    .await?;
+                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(page_sql)), args).fetch_all(p).await?;
+                (total, rows)
+            });
+            let items = rows
+                .into_iter()
+                .map(|(doc, recall_date, score)| {
+                    Ok(ScoredRecall { recall: super::decode(&doc)?, score, recall_date })
+                })
+                .collect::<Result<Vec<_>, StorageError>>()?;
+            Ok(RecallPage { items, total })
+        })
+        .await
+    }
+}
+
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) }
+}
+
+fn source_and_conditions(backend: Backend, query: &RecallQuery, args: &mut Args) -> (String, Vec<String>) {
+    let mut conditions = Vec::new();
+    let source = if query.groups.is_empty() {
+        "recalls r".to_string()
+    } else {
+        let (source, condition) = dialect::full_text_source(backend, &query.groups, args);
+        conditions.extend(condition);
+        source
+    };
+    if let Some(id) = &query.id {
+        conditions.push(format!("r.id = {}", args.text(id.clone())));
+    }
+    let f = &query.filters;
+    if !f.agencies.is_empty() {
+        let list: Vec<String> = f.agencies.iter().map(|a| args.text(a.as_str())).collect();
+        conditions.push(format!("r.agency_code IN ({})", list.join(", ")));
+    }
+    if let Some(severity) = f.severity {
+        conditions.push(format!("r.severity = {}", args.text(severity.as_str())));
+    }
+    if let Some(category) = f.risk_category {
+        conditions.push(format!("r.risk_category = {}", args.text(category.as_str())));
+    }
+    if let Some(from) = f.date_from {
+        conditions.push(format!("r.recall_date >= {}", args.text(ymd::format(from))));
+    }
+    if let Some(to) = f.date_to {
+        conditions.push(format!("r.recall_date <= {}", args.text(ymd::format(to))));
+    }
+    (source, conditions)
+}
+
+fn score_expression(backend: Backend, groups: &[TermGroup], args: &mut Args) -> String {
+    if groups.is_empty() {
+        return POINTS_PER_TERM.to_string();
+    }
+    let title = "(' ' || r.search_title || ' ')";
+    let body = "(' ' || r.search_body || ' ')";
+    let terms: Vec<String> = groups
+        .iter()
+        .map(|g| {
+            let whole = args.text(format!(" {} ", g.term));
+            let prefix = args.text(format!(" {}", g.term));
+            let mut title_partial = vec![format!("{} > 0", dialect::strpos(backend, title, &prefix))];
+            for variant in &g.variants {
+                let v = args.text(format!(" {variant} "));
+                title_partial.push(format!("{} > 0", dialect::strpos(backend, title, &v)));
+            }
+            format!(
+                "(CASE WHEN {} > 0 THEN 100 WHEN {} THEN 70 WHEN {} > 0 THEN 50 ELSE 30 END)",
+                dialect::strpos(backend, title, &whole),
+                title_partial.join(" OR "),
+                dialect::strpos(backend, body, &whole),
+            )
+        })
+        .collect();
+    format!("({})", terms.join(" + "))
+}
+
+impl Args {
+    /// The first `len` arguments: the count query shares the page query's
+    /// leading placeholders.
+    fn from_prefix(args: &Args, len: usize) -> Args {
+        let mut prefix = Args::default();
+        for value in &args.values()[..len] {
+            prefix.push(value.clone());
+        }
+        prefix
+    }
+}

@@ -1,0 +1,152 @@
+//! Reading recalls: detail, barcode lookup, agencies, statistics, and what
+//! search needs to know about the catalogue.
+
+use babyshield_domain::{Gtin, Recall};
+use serde::Serialize;
+
+use crate::{StorageError, Store};
+
+/// Most recalls returned for one barcode (a product recalled in many
+/// countries has a handful; this bounds a pathological code).
+pub const MAX_RECALLS_PER_BARCODE: i64 = 200;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AgencyRow {
+    pub code: String,
+    pub name: String,
+    pub country: String,
+    pub website: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Count {
+    pub key: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgencyFreshness {
+    pub agency_code: String,
+    pub newest_recall_date: String,
+    pub count: i64,
+}
+
+/// The dashboard figures.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecallStats {
+    pub total: i64,
+    pub by_agency: Vec<Count>,
+    pub by_severity: Vec<Count>,
+    pub by_category: Vec<Count>,
+    /// `YYYY-MM` -> count, newest month first.
+    pub by_month: Vec<Count>,
+    pub newest_by_agency: Vec<AgencyFreshness>,
+}
+
+impl Store {
+    pub async fn recall_by_id(&self, id: &str) -> Result<Option<Recall>, StorageError> {
+        self.timed(async {
+            let doc: Option<String> = crate::on_pool!(self, p => {
+                sqlx::query_scalar("SELECT doc FROM recalls WHERE id = $1").bind(id).fetch_optional(p).await?
+            });
+            doc.map(|d| super::decode(&d)).transpose()
+        })
+        .await
+    }
+
+    /// Every recall carrying `gtin` in any of its padded forms (they are all
+    /// stored as the 14-digit form), newest first.
+    pub async fn recalls_by_gtin(&self, gtin: &Gtin) -> Result<Vec<Recall>, StorageError> {
+        self.timed(async {
+            let docs: Vec<String> = crate::on_pool!(self, p => {
+                sqlx::query_scalar(
+                    "SELECT r.doc FROM recall_gtins g JOIN recalls r ON r.rid = g.recall_rid \
+                     WHERE g.gtin = $1 ORDER BY r.recall_date DESC, r.id ASC LIMIT $2",
+                )
+                .bind(gtin.as_str())
+                .bind(MAX_RECALLS_PER_BARCODE)
+                .fetch_all(p)
+                .await?
+            });
+            docs.iter().map(|d| super::decode(d)).collect()
+        })
+        .await
+    }
+
+    pub async fn agencies(&self) -> Result<Vec<AgencyRow>, StorageError> {
+        self.timed(async {
+            let rows: Vec<(String, String, String, String)> = crate::on_pool!(self, p => {
+                sqlx::query_as("SELECT code, name, country, website FROM agencies ORDER BY position")
+                    .fetch_all(p)
+                    .await?
+            });
+            Ok(rows
+                .into_iter()
+                .map(|(code, name, country, website)| AgencyRow { code, name, country, website })
+                .collect())
+        })
+        .await
+    }
+
+    pub async fn recall_stats(&self) -> Result<RecallStats, StorageError> {
+        self.timed(async {
+            crate::on_pool!(self, p => {
+                let counts = |sql: &'static str| async move {
+                    let rows: Vec<(String, i64)> = sqlx::query_as(sql).fetch_all(p).await?;
+                    Ok::<_, StorageError>(rows.into_iter().map(|(key, count)| Count { key, count }).collect::<Vec<_>>())
+                };
+                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recalls").fetch_one(p).await?;
+                let by_agency = counts(
+                    "SELECT agency_code, COUNT(*) FROM recalls GROUP BY agency_code ORDER BY COUNT(*) DESC, agency_code",
+                ).await?;
+                let by_severity = counts(
+                    "SELECT COALESCE(severity, 'unknown'), COUNT(*) FROM recalls GROUP BY 1 ORDER BY 2 DESC, 1",
+                ).await?;
+                let by_category = counts(
+                    "SELECT COALESCE(risk_category, 'unknown'), COUNT(*) FROM recalls GROUP BY 1 ORDER BY 2 DESC, 1",
+                ).await?;
+                let by_month = counts(
+                    "SELECT SUBSTR(recall_date, 1, 7), COUNT(*) FROM recalls GROUP BY 1 ORDER BY 1 DESC",
+                ).await?;
+                let newest: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT agency_code, MAX(recall_date), COUNT(*) FROM recalls GROUP BY agency_code ORDER BY agency_code",
+                )
+                .fetch_all(p)
+                .await?;
+                let newest_by_agency = newest
+                    .into_iter()
+                    .map(|(agency_code, newest_recall_date, count)| AgencyFreshness { agency_code, newest_recall_date, count })
+                    .collect();
+                Ok(RecallStats { total, by_agency, by_severity, by_category, by_month, newest_by_agency })
+            })
+        })
+        .await
+    }
+
+    pub async fn count_recalls(&self) -> Result<i64, StorageError> {
+        self.timed(async {
+            Ok(crate::on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM recalls").fetch_one(p).await?))
+        })
+        .await
+    }
+
+    /// Changes whenever a write changes the catalogue.
+    pub async fn catalogue_generation(&self) -> Result<i64, StorageError> {
+        self.timed(async {
+            Ok(crate::on_pool!(self, p => {
+                sqlx::query_scalar("SELECT generation FROM catalogue_generation WHERE singleton = 1").fetch_one(p).await?
+            }))
+        })
+        .await
+    }
+
+    /// Every word seen in recall text (for typo-tolerant search).
+    pub async fn search_vocabulary(&self) -> Result<Vec<String>, StorageError> {
+        Ok(
+            crate::on_pool!(self, p => sqlx::query_scalar("SELECT term FROM search_terms").fetch_all(p).await?),
+        )
+    }
+}

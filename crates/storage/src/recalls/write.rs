@@ -1,0 +1,180 @@
+//! Writing recalls: idempotent batched upserts keyed by recall id.
+
+use std::collections::{BTreeSet, HashMap};
+
+use babyshield_domain::{Recall, ymd};
+use sha2::{Digest, Sha256};
+
+use super::args::{Args, bind_args};
+use crate::{StorageError, Store};
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpsertOutcome {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Ids of recalls inserted or changed (for cache invalidation and alert
+    /// matching downstream).
+    pub changed_ids: Vec<String>,
+}
+
+impl UpsertOutcome {
+    pub fn add(&mut self, other: UpsertOutcome) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.changed_ids.extend(other.changed_ids);
+    }
+}
+
+/// A recall with everything the row needs computed up front, outside the
+/// transaction.
+struct Prepared<'a> {
+    recall: &'a Recall,
+    doc: String,
+    hash: String,
+    title: String,
+    body: String,
+    gtins: Vec<String>,
+}
+
+/// Largest number of placeholders put in one `IN (...)` list.
+const CHUNK: usize = 400;
+/// Words shorter or longer than this are not offered as typo corrections.
+const VOCABULARY_WORD_LEN: std::ops::RangeInclusive<usize> = 4..=30;
+
+impl Store {
+    /// Inserts new recalls and updates changed ones in ONE transaction: either
+    /// the whole batch is stored or nothing is. A recall whose content is
+    /// unchanged is not rewritten. Within a batch the last copy of an id wins.
+    pub async fn upsert_recalls(&self, batch: &[Recall]) -> Result<UpsertOutcome, StorageError> {
+        let mut latest: HashMap<&str, usize> = HashMap::with_capacity(batch.len());
+        for (i, recall) in batch.iter().enumerate() {
+            latest.insert(recall.id.as_str(), i);
+        }
+        let mut prepared = Vec::with_capacity(latest.len());
+        let mut vocabulary = BTreeSet::new();
+        for (i, recall) in batch.iter().enumerate() {
+            if latest.get(recall.id.as_str()) != Some(&i) {
+                continue;
+            }
+            let doc = serde_json::to_string(recall)?;
+            let hash = hex(&Sha256::digest(doc.as_bytes()));
+            let document = recall.search_document();
+            for word in document.title.split(' ').chain(document.body.split(' ')) {
+                if VOCABULARY_WORD_LEN.contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase()) {
+                    vocabulary.insert(word.to_string());
+                }
+            }
+            let gtins = recall.gtins().iter().map(|g| g.as_str().to_string()).collect();
+            prepared.push(Prepared { recall, doc, hash, title: document.title, body: document.body, gtins });
+        }
+        if prepared.is_empty() {
+            return Ok(UpsertOutcome::default());
+        }
+        let now = now_rfc3339();
+
+        crate::on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let mut existing: HashMap<String, (i64, String)> = HashMap::new();
+            for chunk in prepared.chunks(CHUNK) {
+                let mut args = Args::default();
+                let list: Vec<String> = chunk.iter().map(|r| args.text(r.recall.id.as_str())).collect();
+                let sql = format!("SELECT id, rid, content_hash FROM recalls WHERE id IN ({})", list.join(", "));
+                let rows: Vec<(String, i64, String)> =
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
+                existing.extend(rows.into_iter().map(|(id, rid, hash)| (id, (rid, hash))));
+            }
+
+            let mut outcome = UpsertOutcome::default();
+            for r in &prepared {
+                let rid = match existing.get(r.recall.id.as_str()) {
+                    Some((_, hash)) if *hash == r.hash => {
+                        outcome.unchanged += 1;
+                        continue;
+                    }
+                    Some((rid, _)) => {
+                        sqlx::query(
+                            "UPDATE recalls SET agency_code = $1, recall_date = $2, severity = $3, risk_category = $4, \
+                             status = $5, search_title = $6, search_body = $7, doc = $8, content_hash = $9, updated_at = $10 \
+                             WHERE rid = $11",
+                        )
+                        .bind(r.recall.agency_code.as_str())
+                        .bind(ymd::format(r.recall.recall_date))
+                        .bind(r.recall.severity.map(|s| s.as_str()))
+                        .bind(r.recall.risk_category.map(|c| c.as_str()))
+                        .bind(r.recall.status.as_str())
+                        .bind(&r.title)
+                        .bind(&r.body)
+                        .bind(&r.doc)
+                        .bind(&r.hash)
+                        .bind(&now)
+                        .bind(*rid)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query("DELETE FROM recall_gtins WHERE recall_rid = $1").bind(*rid).execute(&mut *tx).await?;
+                        outcome.updated += 1;
+                        *rid
+                    }
+                    None => {
+                        let rid: i64 = sqlx::query_scalar(
+                            "INSERT INTO recalls (id, agency_code, recall_date, severity, risk_category, status, \
+                             search_title, search_body, doc, content_hash, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING rid",
+                        )
+                        .bind(r.recall.id.as_str())
+                        .bind(r.recall.agency_code.as_str())
+                        .bind(ymd::format(r.recall.recall_date))
+                        .bind(r.recall.severity.map(|s| s.as_str()))
+                        .bind(r.recall.risk_category.map(|c| c.as_str()))
+                        .bind(r.recall.status.as_str())
+                        .bind(&r.title)
+                        .bind(&r.body)
+                        .bind(&r.doc)
+                        .bind(&r.hash)
+                        .bind(&now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        outcome.inserted += 1;
+                        rid
+                    }
+                };
+                for gtin in &r.gtins {
+                    sqlx::query("INSERT INTO recall_gtins (gtin, recall_rid) VALUES ($1, $2)")
+                        .bind(gtin)
+                        .bind(rid)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                outcome.changed_ids.push(r.recall.id.as_str().to_string());
+            }
+
+            if !outcome.changed_ids.is_empty() {
+                let words: Vec<&String> = vocabulary.iter().collect();
+                for chunk in words.chunks(CHUNK) {
+                    let mut args = Args::default();
+                    let rows: Vec<String> = chunk.iter().map(|w| format!("({})", args.text(w.as_str()))).collect();
+                    let sql = format!(
+                        "INSERT INTO search_terms (term) VALUES {} ON CONFLICT (term) DO NOTHING",
+                        rows.join(", ")
+                    );
+                    bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *tx).await?;
+                }
+                sqlx::query("UPDATE catalogue_generation SET generation = generation + 1 WHERE singleton = 1")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(outcome)
+        })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
