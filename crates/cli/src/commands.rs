@@ -73,8 +73,8 @@ pub async fn import(config_path: Option<&Path>, file: &Path, batch_size: usize) 
         store.migrate().await.context("cannot migrate the database")?;
     }
     let started = Instant::now();
-    let (reader, size): (Box<dyn std::io::BufRead>, Option<u64>) = if file == Path::new("-") {
-        (Box::new(std::io::stdin().lock()), None)
+    let (reader, size): (Box<dyn std::io::BufRead + Send>, Option<u64>) = if file == Path::new("-") {
+        (Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())), None)
     } else {
         let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
         let size = f.metadata().ok().map(|m| m.len());

@@ -48,59 +48,98 @@ impl ImportReport {
     }
 }
 
+/// What the parsing thread hands to the writer: a batch of valid recalls and
+/// the lines it rejected, plus how far into the input it got.
+struct Parsed {
+    recalls: Vec<Recall>,
+    rejections: Vec<Rejection>,
+    lines: u64,
+    consumed: u64,
+}
+
 /// Reads every line of `input`, validates it, and upserts in batches.
-/// `progress` is called after each batch with the bytes consumed so far.
-/// A storage failure stops the import (earlier batches stay committed,
-/// the failing batch leaves nothing behind).
-pub async fn import_jsonl<R: BufRead>(
+/// Parsing runs on a blocking thread, one batch ahead of the database
+/// writes. `progress` is called after each batch with the bytes consumed so
+/// far. A storage failure stops the import (earlier batches stay
+/// committed, the failing batch leaves nothing behind).
+pub async fn import_jsonl<R: BufRead + Send + 'static>(
     store: &Store,
-    mut input: R,
+    input: R,
     batch_size: usize,
     mut progress: impl FnMut(u64),
 ) -> Result<ImportReport, StorageError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Parsed>>(2);
+    let parser = tokio::task::spawn_blocking(move || parse_batches(input, batch_size, &tx));
     let mut report = ImportReport::default();
-    let mut batch = Vec::with_capacity(batch_size);
+    while let Some(parsed) = rx.recv().await {
+        let parsed = parsed.map_err(|e| StorageError::Unavailable(format!("cannot read input: {e}")))?;
+        for rejection in parsed.rejections {
+            report.reject(rejection.line, rejection.error);
+        }
+        report.lines = parsed.lines;
+        if !parsed.recalls.is_empty() {
+            report.absorb(store.upsert_recalls(&parsed.recalls).await?);
+        }
+        progress(parsed.consumed);
+    }
+    parser.await.map_err(|e| StorageError::Unavailable(format!("import reader failed: {e}")))?;
+    Ok(report)
+}
+
+fn parse_batches<R: BufRead>(
+    mut input: R,
+    batch_size: usize,
+    out: &tokio::sync::mpsc::Sender<std::io::Result<Parsed>>,
+) {
     let mut line = Vec::new();
-    let mut consumed = 0u64;
+    let (mut lines, mut consumed) = (0u64, 0u64);
+    let fresh =
+        || Parsed { recalls: Vec::with_capacity(batch_size), rejections: Vec::new(), lines: 0, consumed: 0 };
+    let mut batch = fresh();
     loop {
         line.clear();
-        let read = read_bounded_line(&mut input, &mut line)
-            .map_err(|e| StorageError::Unavailable(format!("cannot read input: {e}")))?;
-        if read == 0 {
-            break;
-        }
-        consumed += read as u64;
-        report.lines += 1;
-        let number = report.lines;
-        if line.len() > MAX_LINE_BYTES {
-            report.reject(number, format!("line is longer than {MAX_LINE_BYTES} bytes"));
-            continue;
-        }
-        let text = match std::str::from_utf8(&line) {
-            Ok(t) => t.trim(),
-            Err(_) => {
-                report.reject(number, "line is not valid UTF-8".into());
-                continue;
+        let read = match read_bounded_line(&mut input, &mut line) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = out.blocking_send(Err(e));
+                return;
             }
         };
-        if text.is_empty() {
-            continue;
+        let done = read == 0;
+        if !done {
+            consumed += read as u64;
+            lines += 1;
+            match parse_line(&line) {
+                Some(Ok(recall)) => batch.recalls.push(recall),
+                Some(Err(error)) => batch.rejections.push(Rejection { line: lines, error }),
+                None => {}
+            }
         }
-        match Recall::from_json_line(text) {
-            Ok(recall) => batch.push(recall),
-            Err(e) => report.reject(number, e.to_string()),
-        }
-        if batch.len() >= batch_size {
-            report.absorb(store.upsert_recalls(&batch).await?);
-            batch.clear();
-            progress(consumed);
+        if done || batch.recalls.len() >= batch_size {
+            batch.lines = lines;
+            batch.consumed = consumed;
+            let full = std::mem::replace(&mut batch, fresh());
+            // The receiver is gone only when the import already failed.
+            if out.blocking_send(Ok(full)).is_err() || done {
+                return;
+            }
         }
     }
-    if !batch.is_empty() {
-        report.absorb(store.upsert_recalls(&batch).await?);
+}
+
+/// `None` for a blank line.
+fn parse_line(line: &[u8]) -> Option<Result<Recall, String>> {
+    if line.len() > MAX_LINE_BYTES {
+        return Some(Err(format!("line is longer than {MAX_LINE_BYTES} bytes")));
     }
-    progress(consumed);
-    Ok(report)
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Some(Err("line is not valid UTF-8".into()));
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some(Recall::from_json_line(text).map_err(|e| e.to_string()))
 }
 
 /// Reads one line, keeping at most `MAX_LINE_BYTES + 1` bytes of it in memory

@@ -1,8 +1,8 @@
 //! Composes one synthetic recall line.
 
-use super::agencies::{AgencyPicker, AgencyProfile, TitleStyle};
+use super::agencies::{AgencyPicker, AgencyProfile};
 use super::barcode::{self, Barcode};
-use super::brands::{Brand, Brands};
+use super::brands::Brands;
 use super::calendar::{Ymd, civil_from_days, days_from_civil};
 use super::catalog::{ALLERGENS, Category, Hazard, ProductKind};
 use super::json::{ObjectWriter, push_padded, push_u64};
@@ -20,8 +20,8 @@ const OTHER_COUNTRIES: [&str; 8] =
 /// Recall dates are spread over this range (inclusive).
 const FIRST_DAY: (i32, u32, u32) = (2000, 1, 1);
 const LAST_DAY: (i32, u32, u32) = (2026, 10, 31);
-/// About one recall in this many names a barcode seen in a recent recall
-/// (the same product recalled in another market, or re-announced).
+/// Percent of barcodes reused from a recent recall (the same product recalled
+/// in another market, or re-announced), so barcode lookups can hit several.
 const SHARED_BARCODE_PERCENT: u64 = 3;
 
 /// Per-stream state: the PRNG plus the catalogues built once.
@@ -41,6 +41,8 @@ pub(super) struct Subject {
     pub(super) category: Category,
     pub(super) kind: &'static ProductKind,
     pub(super) hazard: &'static Hazard,
+    /// For allergen food recalls: the allergen and whether the label only
+    /// "may contain" it (otherwise it is undeclared).
     pub(super) allergen: Option<(&'static str, bool)>,
     pub(super) descriptor: Option<&'static str>,
     pub(super) severity: usize,

@@ -101,3 +101,17 @@ fn a_secret_can_come_from_a_file() {
     let secrets = Secrets::resolve(&config).unwrap();
     assert_eq!(secrets.operator_token.expose(), "b3BlcmF0b3ItdG9rZW4tZnJvbS1hLWZpbGUtMTIzNDU2Nzg");
 }
+
+#[test]
+fn url_passwords_are_redacted_wherever_the_url_carries_them() {
+    use super::sections::redact_url_password as redact;
+    assert_eq!(redact("postgres://app:pw@db:5432/x"), "postgres://app:***@db:5432/x");
+    assert_eq!(
+        redact("postgres://app@db/x?password=pw&sslmode=require"),
+        "postgres://app@db/x?password=***&sslmode=require"
+    );
+    assert_eq!(redact("postgres://db/x?sslpassword=pw"), "postgres://db/x?sslpassword=***");
+    assert_eq!(redact("postgres://db/x?application_name=a@b"), "postgres://db/x?application_name=a@b");
+    assert_eq!(redact("redis://:pw@cache:6379/0"), "redis://:***@cache:6379/0");
+    assert_eq!(redact("sqlite://data/babyshield.db"), "sqlite://data/babyshield.db");
+}

@@ -123,10 +123,14 @@ impl TestApp {
 
     /// Imports JSON Lines through the same code as `babyshield import`.
     pub async fn import(&self, jsonl: &str) -> babyshield_server::import::ImportReport {
-        let report =
-            babyshield_server::import::import_jsonl(self.state.store(), jsonl.as_bytes(), 100, |_| {})
-                .await
-                .expect("import succeeds");
+        let report = babyshield_server::import::import_jsonl(
+            self.state.store(),
+            std::io::Cursor::new(jsonl.to_string()),
+            100,
+            |_| {},
+        )
+        .await
+        .expect("import succeeds");
         self.state.catalogue().refresh_vocabulary().await.expect("vocabulary refresh");
         report
     }

@@ -37,8 +37,7 @@ CREATE VIRTUAL TABLE recalls_fts USING fts5 (
     search_body,
     content = 'recalls',
     content_rowid = 'rid',
-    tokenize = 'unicode61 remove_diacritics 2',
-    prefix = '3'
+    tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER recalls_fts_insert AFTER INSERT ON recalls BEGIN
     INSERT INTO recalls_fts (rowid, search_title, search_body)

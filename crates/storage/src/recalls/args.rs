@@ -4,6 +4,7 @@
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
     Text(String),
+    OptText(Option<String>),
     Int(i64),
 }
 
@@ -23,6 +24,10 @@ impl Args {
         self.push(Arg::Text(value.into()))
     }
 
+    pub(crate) fn opt_text(&mut self, value: Option<&str>) -> String {
+        self.push(Arg::OptText(value.map(str::to_string)))
+    }
+
     pub(crate) fn int(&mut self, value: i64) -> String {
         self.push(Arg::Int(value))
     }
@@ -40,6 +45,7 @@ macro_rules! bind_args {
         for arg in $args.values() {
             query = match arg {
                 $crate::recalls::args::Arg::Text(s) => query.bind(s.clone()),
+                $crate::recalls::args::Arg::OptText(s) => query.bind(s.clone()),
                 $crate::recalls::args::Arg::Int(i) => query.bind(*i),
             };
         }

@@ -18,12 +18,12 @@ pub(crate) fn full_text_source(
 ) -> (String, Option<String>) {
     match backend {
         Backend::Sqlite => {
+            // CROSS JOIN makes the full-text match drive the join; otherwise
+            // the planner may walk a filter index and re-run the match per row.
             let expr = args.text(fts5_expression(groups));
             (
-                format!(
-                    "recalls r JOIN (SELECT rowid AS rid FROM recalls_fts WHERE recalls_fts MATCH {expr}) m ON m.rid = r.rid"
-                ),
-                None,
+                "recalls_fts CROSS JOIN recalls r ON r.rid = recalls_fts.rowid".to_string(),
+                Some(format!("recalls_fts MATCH {expr}")),
             )
         }
         Backend::Postgres => {
@@ -31,6 +31,19 @@ pub(crate) fn full_text_source(
             ("recalls r".to_string(), Some(format!("r.search_tsv @@ to_tsquery('simple', {expr})")))
         }
     }
+}
+
+/// A cheaper total for a pure full-text query (no filters): SQLite counts
+/// the matches in the FTS index without reading a single recall row. The
+/// match expression is the one `full_text_source` bound first (`$1`).
+pub(crate) fn count_without_join(
+    backend: Backend,
+    query: &super::query::RecallQuery,
+    conditions: &[String],
+) -> Option<String> {
+    let only_the_match = conditions.len() == 1 && query.id.is_none() && !query.groups.is_empty();
+    (backend == Backend::Sqlite && only_the_match)
+        .then(|| "SELECT COUNT(*) FROM recalls_fts WHERE recalls_fts MATCH $1".to_string())
 }
 
 /// Position of `needle` in `haystack` (0 when absent).

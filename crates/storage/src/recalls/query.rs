@@ -2,9 +2,12 @@
 //!
 //! Relevance is an integer computed from the recall and the query alone (never
 //! from corpus statistics), so a recall's score does not move when others are
-//! inserted and keyset cursors stay exact. Per query term:
-//! 100 = whole word in the title, 70 = prefix or typo variant in the title,
-//! 50 = whole word in the body, 30 = prefix or typo variant in the body.
+//! inserted and keyset cursors stay exact. Per query term: 100 = whole word in
+//! the title (title, product name, brand), 70 = a word of the title starts
+//! with it or is one of its typo variants, 40 = it matched elsewhere.
+//!
+//! Ranking runs on narrow rows (rid, date, id, score); the stored documents
+//! are read only for the rows of the page.
 
 use babyshield_domain::{Recall, RecallFilters, ymd};
 
@@ -74,7 +77,10 @@ impl Store {
         let backend = self.backend();
         let mut args = Args::default();
         let (source, conditions) = source_and_conditions(backend, query, &mut args);
-        let count_sql = format!("SELECT COUNT(*) FROM {source}{}", where_clause(&conditions));
+        let count_sql = match dialect::count_without_join(backend, query, &conditions) {
+            Some(sql) => sql,
+            None => format!("SELECT COUNT(*) FROM {source}{}", where_clause(&conditions)),
+        };
         let count_args_len = args.values().len();
 
         let page_sql = if query.groups.is_empty() {
@@ -105,8 +111,11 @@ impl Store {
             }
             let (limit_p, offset_p) = (args.int(i64::from(limit)), args.int(i64::from(offset)));
             format!(
-                "SELECT doc, recall_date, score FROM (SELECT r.doc, r.recall_date, r.id, CAST({score} AS BIGINT) AS score \
-                 FROM {source}{}) t{} ORDER BY score DESC, recall_date DESC, id ASC LIMIT {limit_p} OFFSET {offset_p}",
+                "SELECT d.doc, t.recall_date, t.score FROM (\
+                   SELECT rid, recall_date, id, score FROM (\
+                     SELECT r.rid, r.recall_date, r.id, CAST({score} AS BIGINT) AS score FROM {source}{}\
+                   ) s{} ORDER BY score DESC, recall_date DESC, id ASC LIMIT {limit_p} OFFSET {offset_p}\
+                 ) t JOIN recalls d ON d.rid = t.rid ORDER BY t.score DESC, t.recall_date DESC, t.id ASC",
                 where_clause(&conditions),
                 where_clause(&outer),
             )
@@ -173,23 +182,23 @@ fn score_expression(backend: Backend, groups: &[TermGroup], args: &mut Args) -> 
     if groups.is_empty() {
         return POINTS_PER_TERM.to_string();
     }
-    let title = "(' ' || r.search_title || ' ')";
-    let body = "(' ' || r.search_body || ' ')";
+    // `search_title` is stored padded with one space on each side, so
+    // " term " finds a whole word and " term" a word starting with it.
+    let title = "r.search_title";
     let terms: Vec<String> = groups
         .iter()
         .map(|g| {
             let whole = args.text(format!(" {} ", g.term));
             let prefix = args.text(format!(" {}", g.term));
-            let mut title_partial = vec![format!("{} > 0", dialect::strpos(backend, title, &prefix))];
+            let mut partial = vec![format!("{} > 0", dialect::strpos(backend, title, &prefix))];
             for variant in &g.variants {
                 let v = args.text(format!(" {variant} "));
-                title_partial.push(format!("{} > 0", dialect::strpos(backend, title, &v)));
+                partial.push(format!("{} > 0", dialect::strpos(backend, title, &v)));
             }
             format!(
-                "(CASE WHEN {} > 0 THEN 100 WHEN {} THEN 70 WHEN {} > 0 THEN 50 ELSE 30 END)",
+                "(CASE WHEN {} > 0 THEN 100 WHEN {} THEN 70 ELSE 40 END)",
                 dialect::strpos(backend, title, &whole),
-                title_partial.join(" OR "),
-                dialect::strpos(backend, body, &whole),
+                partial.join(" OR "),
             )
         })
         .collect();

@@ -39,8 +39,13 @@ struct Prepared<'a> {
     gtins: Vec<String>,
 }
 
-/// Largest number of placeholders put in one `IN (...)` list.
-const CHUNK: usize = 400;
+/// Most values bound to one statement. sqlx resolves SQLite's `$N`
+/// parameters by name, a linear search per parameter, so statement cost
+/// grows with the square of this: a few hundred keeps it negligible while
+/// still saving most round trips.
+const CHUNK: usize = 250;
+/// Recalls per multi-row INSERT (12 parameters each).
+const INSERT_ROWS: usize = 40;
 /// Words shorter or longer than this are not offered as typo corrections.
 const VOCABULARY_WORD_LEN: std::ops::RangeInclusive<usize> = 4..=30;
 
@@ -68,7 +73,10 @@ impl Store {
                 }
             }
             let gtins = recall.gtins().iter().map(|g| g.as_str().to_string()).collect();
-            prepared.push(Prepared { recall, doc, hash, title: document.title, body: document.body, gtins });
+            // Padded so whole-word and word-prefix tests are plain substring
+            // searches (see query.rs).
+            let title = format!(" {} ", document.title);
+            prepared.push(Prepared { recall, doc, hash, title, body: document.body, gtins });
         }
         if prepared.is_empty() {
             return Ok(UpsertOutcome::default());
@@ -88,12 +96,11 @@ impl Store {
             }
 
             let mut outcome = UpsertOutcome::default();
+            let mut links: Vec<(&str, i64)> = Vec::new();
+            let mut fresh: Vec<&Prepared> = Vec::new();
             for r in &prepared {
-                let rid = match existing.get(r.recall.id.as_str()) {
-                    Some((_, hash)) if *hash == r.hash => {
-                        outcome.unchanged += 1;
-                        continue;
-                    }
+                match existing.get(r.recall.id.as_str()) {
+                    Some((_, hash)) if *hash == r.hash => outcome.unchanged += 1,
                     Some((rid, _)) => {
                         sqlx::query(
                             "UPDATE recalls SET agency_code = $1, recall_date = $2, severity = $3, risk_category = $4, \
@@ -114,40 +121,61 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                         sqlx::query("DELETE FROM recall_gtins WHERE recall_rid = $1").bind(*rid).execute(&mut *tx).await?;
+                        links.extend(r.gtins.iter().map(|g| (g.as_str(), *rid)));
                         outcome.updated += 1;
-                        *rid
+                        outcome.changed_ids.push(r.recall.id.as_str().to_string());
                     }
-                    None => {
-                        let rid: i64 = sqlx::query_scalar(
-                            "INSERT INTO recalls (id, agency_code, recall_date, severity, risk_category, status, \
-                             search_title, search_body, doc, content_hash, created_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING rid",
-                        )
-                        .bind(r.recall.id.as_str())
-                        .bind(r.recall.agency_code.as_str())
-                        .bind(ymd::format(r.recall.recall_date))
-                        .bind(r.recall.severity.map(|s| s.as_str()))
-                        .bind(r.recall.risk_category.map(|c| c.as_str()))
-                        .bind(r.recall.status.as_str())
-                        .bind(&r.title)
-                        .bind(&r.body)
-                        .bind(&r.doc)
-                        .bind(&r.hash)
-                        .bind(&now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        outcome.inserted += 1;
-                        rid
-                    }
-                };
-                for gtin in &r.gtins {
-                    sqlx::query("INSERT INTO recall_gtins (gtin, recall_rid) VALUES ($1, $2)")
-                        .bind(gtin)
-                        .bind(rid)
-                        .execute(&mut *tx)
-                        .await?;
+                    None => fresh.push(r),
                 }
-                outcome.changed_ids.push(r.recall.id.as_str().to_string());
+            }
+
+            // New recalls: multi-row inserts, a few round trips per batch.
+            for chunk in fresh.chunks(INSERT_ROWS) {
+                let mut args = Args::default();
+                let rows: Vec<String> = chunk
+                    .iter()
+                    .map(|r| {
+                        let values = [
+                            args.text(r.recall.id.as_str()),
+                            args.text(r.recall.agency_code.as_str()),
+                            args.text(ymd::format(r.recall.recall_date)),
+                            args.opt_text(r.recall.severity.map(|s| s.as_str())),
+                            args.opt_text(r.recall.risk_category.map(|c| c.as_str())),
+                            args.text(r.recall.status.as_str()),
+                            args.text(r.title.as_str()),
+                            args.text(r.body.as_str()),
+                            args.text(r.doc.as_str()),
+                            args.text(r.hash.as_str()),
+                            args.text(now.as_str()),
+                            args.text(now.as_str()),
+                        ];
+                        format!("({})", values.join(", "))
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO recalls (id, agency_code, recall_date, severity, risk_category, status, \
+                     search_title, search_body, doc, content_hash, created_at, updated_at) VALUES {} RETURNING id, rid",
+                    rows.join(", ")
+                );
+                let inserted: Vec<(String, i64)> =
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
+                let rids: HashMap<String, i64> = inserted.into_iter().collect();
+                for r in chunk {
+                    let rid = *rids.get(r.recall.id.as_str()).ok_or_else(|| {
+                        StorageError::Corrupt(format!("insert returned no row id for {}", r.recall.id.as_str()))
+                    })?;
+                    links.extend(r.gtins.iter().map(|g| (g.as_str(), rid)));
+                    outcome.inserted += 1;
+                    outcome.changed_ids.push(r.recall.id.as_str().to_string());
+                }
+            }
+
+            for chunk in links.chunks(CHUNK / 2) {
+                let mut args = Args::default();
+                let rows: Vec<String> =
+                    chunk.iter().map(|(gtin, rid)| format!("({}, {})", args.text(*gtin), args.int(*rid))).collect();
+                let sql = format!("INSERT INTO recall_gtins (gtin, recall_rid) VALUES {}", rows.join(", "));
+                bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *tx).await?;
             }
 
             if !outcome.changed_ids.is_empty() {

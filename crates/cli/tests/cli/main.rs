@@ -1,0 +1,8 @@
+//! Black-box tests of the `babyshield` binary: each test runs the real
+//! executable in its own temporary directory and checks exit codes, output,
+//! files, HTTP answers and logs.
+
+mod config;
+mod data;
+mod harness;
+mod serve;
