@@ -142,3 +142,75 @@ pub fn gen_data(count: u64, seed: u64, output: Option<&Path>) -> anyhow::Result<
     eprintln!("wrote {written} synthetic recalls (seed {seed})");
     Ok(ExitCode::SUCCESS)
 }
+
+/// The accounts service over the configured database (migrated), for the
+/// operator verbs.
+async fn accounts(config_path: Option<&Path>) -> anyhow::Result<babyshield_server::accounts::Accounts> {
+    let config = load(config_path)?;
+    telemetry::init_logging(&config.log);
+    let secrets = Secrets::resolve(&config)?;
+    let store = open_store(&config).await?;
+    if config.database.migrate_on_start {
+        store.migrate().await.context("cannot migrate the database")?;
+    }
+    babyshield_server::accounts::Accounts::new(&config, &secrets, store)
+}
+
+pub async fn create_admin(config_path: Option<&Path>, email: &str) -> anyhow::Result<ExitCode> {
+    let accounts = accounts(config_path).await?;
+    let password = match std::env::var("BABYSHIELD_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            if std::io::stdin().is_terminal() {
+                eprint!("password for {email}: ");
+            }
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("cannot read the password from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let id = accounts.create_admin(email, password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("admin account {id} ready");
+    accounts.store().close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn rotate_keys(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let accounts = accounts(config_path).await?;
+    let report = accounts
+        .rotate_keys(|n| eprintln!("re-sealed {n} accounts so far"))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("re-sealed {} accounts in {} batches with the current key", report.resealed, report.batches);
+    accounts.store().close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn verify_audit(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let accounts = accounts(config_path).await?;
+    let verdict = accounts.verify_audit().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    accounts.store().close().await;
+    match verdict {
+        Ok(rows) => {
+            println!("audit trail intact: {rows} rows verified");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(broken) => {
+            println!("audit trail BROKEN at seq {}: {:?}", broken.seq, broken.kind);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+pub async fn outbox(config_path: Option<&Path>, limit: i64) -> anyhow::Result<ExitCode> {
+    let accounts = accounts(config_path).await?;
+    let messages = accounts.outbox(limit.clamp(1, 1000)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    accounts.store().close().await;
+    if messages.is_empty() {
+        println!("the outbox is empty");
+    }
+    for (created_at, to, subject, body) in messages {
+        println!("--- {created_at}\nTo: {to}\nSubject: {subject}\n\n{body}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

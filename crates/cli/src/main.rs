@@ -33,6 +33,20 @@ enum Command {
               value_parser = clap::value_parser!(u64).range(1..=50_000))]
         batch_size: u64,
     },
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage the keys that seal personal data.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Show the newest messages of the development outbox (when no SMTP server is configured).
+    Outbox {
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+    },
     /// Write a deterministic synthetic recall data set (JSON Lines) for scale tests.
     GenData {
         #[arg(long)]
@@ -43,6 +57,30 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an admin account, or promote an existing one. The password is
+    /// read from $BABYSHIELD_ADMIN_PASSWORD or the first line of stdin.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-seal every personal field with the current (first) data key, in
+    /// batches, while the service keeps running.
+    Rotate,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the audit chain; exit 1 naming the first edited, deleted or
+    /// reordered row.
+    Verify,
 }
 
 fn main() -> ExitCode {
@@ -64,6 +102,12 @@ fn main() -> ExitCode {
                 commands::import(config_path, &file, batch_size as usize).await
             }
             Command::GenData { count, seed, output } => commands::gen_data(count, seed, output.as_deref()),
+            Command::User(UserCommand::CreateAdmin { email }) => {
+                commands::create_admin(config_path, &email).await
+            }
+            Command::Keys(KeysCommand::Rotate) => commands::rotate_keys(config_path).await,
+            Command::Audit(AuditCommand::Verify) => commands::verify_audit(config_path).await,
+            Command::Outbox { limit } => commands::outbox(config_path, limit).await,
         }
     });
     match result {

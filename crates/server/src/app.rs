@@ -2,13 +2,14 @@
 //! everything and binds the listener (port 0 in tests); `run_until` serves
 //! until the shutdown signal, then drains and cleans up.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use babyshield_storage::{DatabaseSettings, Store};
 use tokio::net::TcpListener;
 
 use crate::{
+    accounts::Accounts,
     config::{Config, Secrets},
     dependencies::Redis,
     import, routes,
@@ -56,10 +57,11 @@ impl Application {
             Some(url) => Some(Redis::open(url).context("redis.url")?),
             None => None,
         };
+        let accounts = Arc::new(Accounts::new(&config, &secrets, store.clone())?);
         let address = SocketAddr::new(config.server.host, config.server.port);
         let listener =
             TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
-        let state = AppState::new(config, secrets, store, redis);
+        let state = AppState::new(config, secrets, store, redis, accounts);
         if let Err(e) = state.catalogue().refresh_vocabulary().await {
             tracing::warn!(error = %e, "search vocabulary not loaded yet; typo tolerance starts with the next refresh");
         }
@@ -93,7 +95,9 @@ impl Application {
         tracing::info!(address = %listener.local_addr()?, "listening");
 
         state.catalogue().spawn_refresher(state.lifecycle());
-        let router = routes::app(state.clone());
+        state.accounts().spawn_purger(state.lifecycle());
+        // Connection info gives the client address for throttling and audit.
+        let router = routes::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let lifecycle_state = state.clone();
         let stop_accepting = async move {
             signal.await;

@@ -1,31 +1,78 @@
-//! Access guards. For now one: the operator token that protects operator
-//! pages (`/health/detailed`). Account roles replace it when they exist.
+//! Access guards: the signed-in user (bearer access token with a live
+//! session), admins, and the operator token for operator pages.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::request::Parts,
+};
 use sha2::{Digest, Sha256};
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    accounts::{AuthUser, RequestMeta},
+    error::ApiError,
+    request_id,
+    state::AppState,
+};
 
-/// Proof that the request carries the operator token
-/// (`Authorization: Bearer <token>`).
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)
+            .ok_or_else(|| ApiError::Unauthorized("sign in required (Authorization: Bearer ...)".into()))?;
+        state.accounts().authenticate(token).await
+    }
+}
+
+/// A signed-in admin; users get 403.
+pub struct Admin(pub AuthUser);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if user.is_admin() { Ok(Admin(user)) } else { Err(ApiError::Forbidden("admins only".into())) }
+    }
+}
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        Ok(RequestMeta { request_id: request_id::current(), ip })
+    }
+}
+
+/// Proof that the request may see operator pages: the operator token
+/// (`Authorization: Bearer <token>`) or an admin's access token.
 pub struct OperatorAccess;
 
 impl FromRequestParts<AppState> for OperatorAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::Unauthorized("operator token required (Authorization: Bearer ...)".into())
-            })?;
-        if constant_time_eq(presented.trim(), state.secrets().operator_token.expose()) {
-            Ok(OperatorAccess)
-        } else {
-            Err(ApiError::Unauthorized("operator token is not valid".into()))
+        let presented = bearer(parts)
+            .ok_or_else(|| ApiError::Unauthorized("operator token or admin sign-in required".into()))?;
+        if constant_time_eq(presented, state.secrets().operator_token.expose()) {
+            return Ok(OperatorAccess);
+        }
+        match state.accounts().authenticate(presented).await {
+            Ok(user) if user.is_admin() => Ok(OperatorAccess),
+            Ok(_) => Err(ApiError::Forbidden("admins only".into())),
+            Err(_) => Err(ApiError::Unauthorized("operator token is not valid".into())),
         }
     }
 }

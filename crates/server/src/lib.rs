@@ -2,6 +2,7 @@
 //! middleware, telemetry and lifecycle. `main.rs` in the `babyshield` crate
 //! only parses the command line and calls into here.
 
+pub mod accounts;
 mod app;
 mod auth;
 pub mod catalogue;
@@ -12,6 +13,7 @@ mod error;
 mod extract;
 pub mod import;
 mod lifecycle;
+pub mod mail;
 pub mod middleware;
 mod request_id;
 pub mod routes;

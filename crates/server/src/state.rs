@@ -5,6 +5,7 @@ use std::sync::Arc;
 use babyshield_storage::Store;
 
 use crate::{
+    accounts::Accounts,
     catalogue::Catalogue,
     config::{Config, Secrets},
     dependencies::Redis,
@@ -23,21 +24,24 @@ struct Inner {
     redis: Option<Redis>,
     lifecycle: Lifecycle,
     catalogue: Arc<Catalogue>,
+    accounts: Arc<Accounts>,
 }
 
 impl AppState {
-    pub fn new(config: Config, secrets: Secrets, store: Store, redis: Option<Redis>) -> AppState {
+    pub fn new(
+        config: Config,
+        secrets: Secrets,
+        store: Store,
+        redis: Option<Redis>,
+        accounts: Arc<Accounts>,
+    ) -> AppState {
         let catalogue = Arc::new(Catalogue::new(store.clone(), &config, &secrets));
-        AppState {
-            inner: Arc::new(Inner {
-                config,
-                secrets,
-                store,
-                redis,
-                lifecycle: Lifecycle::default(),
-                catalogue,
-            }),
-        }
+        let lifecycle = Lifecycle::default();
+        AppState { inner: Arc::new(Inner { config, secrets, store, redis, lifecycle, catalogue, accounts }) }
+    }
+
+    pub fn accounts(&self) -> &Arc<Accounts> {
+        &self.inner.accounts
     }
 
     pub fn config(&self) -> &Config {

@@ -5,6 +5,7 @@
 //! SQLite understands too); the parts that differ (full-text search, schema DDL)
 //! live in one clearly named place per backend.
 
+pub mod accounts;
 mod error;
 mod migrations;
 mod pool;
@@ -24,6 +25,50 @@ macro_rules! on_pool {
         match $store.pool() {
             $crate::Pool::Sqlite($p) => $body,
             $crate::Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs `$body` inside a write transaction and commits it; an error (`?`)
+/// inside the body rolls everything back. SQLite takes the write lock up
+/// front (`BEGIN IMMEDIATE`) so read-then-write bodies never fail on a lock
+/// upgrade; PostgreSQL takes an advisory lock so audit rows chain in order
+/// across instances.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! in_write_tx {
+    // Without the audit lock: writes that chain no audit row (recall imports).
+    ($store:expr, unlocked $tx:ident => $body:expr) => {
+        match $store.pool() {
+            $crate::Pool::Sqlite(p) => {
+                let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::Pool::Postgres(p) => {
+                let mut $tx = p.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+    ($store:expr, $tx:ident => $body:expr) => {
+        match $store.pool() {
+            $crate::Pool::Sqlite(p) => {
+                let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::Pool::Postgres(p) => {
+                let mut $tx = p.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7262)").execute(&mut *$tx).await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
         }
     };
 }

@@ -19,10 +19,12 @@ type MigrationFile = (i64, &'static str, &'static str);
 const SQLITE: &[MigrationFile] = migration_list!("sqlite":
     1 => "0001_agencies.sql",
     2 => "0002_recalls.sql",
+    3 => "0003_accounts.sql",
 );
 const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     1 => "0001_agencies.sql",
     2 => "0002_recalls.sql",
+    3 => "0003_accounts.sql",
 );
 
 /// Where the schema stands relative to this binary.

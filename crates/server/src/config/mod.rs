@@ -15,7 +15,8 @@ use figment::{
 
 pub use secrets::{Secret, Secrets};
 pub use sections::{
-    DatabaseConfig, Environment, LogConfig, LogFormat, RedisConfig, SearchConfig, ServerConfig,
+    AccountsConfig, DatabaseConfig, Environment, LogConfig, LogFormat, RedisConfig, SearchConfig,
+    ServerConfig,
 };
 
 /// The whole configuration, as loaded from file and environment.
@@ -32,6 +33,8 @@ pub struct Config {
     pub redis: RedisConfig,
     pub log: LogConfig,
     pub search: SearchConfig,
+    pub accounts: AccountsConfig,
+    pub mail: crate::mail::MailConfig,
     pub secrets: secrets::SecretsConfig,
 }
 
@@ -45,6 +48,8 @@ impl Default for Config {
             redis: RedisConfig::default(),
             log: LogConfig::default(),
             search: SearchConfig::default(),
+            accounts: AccountsConfig::default(),
+            mail: crate::mail::MailConfig::default(),
             secrets: secrets::SecretsConfig::default(),
         }
     }
@@ -112,6 +117,8 @@ impl Config {
         self.database.validate()?;
         self.redis.validate()?;
         self.search.validate()?;
+        self.accounts.validate()?;
+        self.mail.validate().map_err(|m| ConfigError::new("mail", m))?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "must not be empty"));
         }
@@ -133,6 +140,7 @@ impl Config {
         let mut shown = self.clone();
         shown.database.url = Some(sections::redact_url_password(&self.database_url()));
         shown.redis.url = self.redis.url.as_deref().map(sections::redact_url_password);
+        shown.mail.smtp_url = self.mail.smtp_url.as_deref().map(sections::redact_url_password);
         shown.secrets = self.secrets.redacted();
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }

@@ -26,6 +26,12 @@ impl Secret {
     }
 }
 
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
@@ -42,6 +48,21 @@ pub struct SecretsConfig {
     /// Bearer token for operator-only pages (`/health/detailed`).
     pub operator_token: Option<String>,
     pub operator_token_file: Option<PathBuf>,
+    /// JWT signing keys, `kid:base64url-secret,...`; the first signs, all
+    /// verify (append the old key when rotating, drop it after 15 minutes).
+    pub token_keys: Option<String>,
+    pub token_keys_file: Option<PathBuf>,
+    /// Keys sealing personal data at rest, `kid:base64url-32-bytes,...`; the
+    /// first seals, all open. Rotate by prepending a key, then run
+    /// `babyshield keys rotate`.
+    pub data_keys: Option<String>,
+    pub data_keys_file: Option<PathBuf>,
+    /// Key of the blind index used to find accounts by email.
+    pub blind_index_key: Option<String>,
+    pub blind_index_key_file: Option<PathBuf>,
+    /// Key of the audit trail's HMAC chain (and of hashed client IPs).
+    pub audit_key: Option<String>,
+    pub audit_key_file: Option<PathBuf>,
 }
 
 impl SecretsConfig {
@@ -49,9 +70,12 @@ impl SecretsConfig {
         let hide = |v: &Option<String>| v.as_ref().map(|_| "[redacted]".to_string());
         SecretsConfig {
             cursor_key: hide(&self.cursor_key),
-            cursor_key_file: self.cursor_key_file.clone(),
             operator_token: hide(&self.operator_token),
-            operator_token_file: self.operator_token_file.clone(),
+            token_keys: hide(&self.token_keys),
+            data_keys: hide(&self.data_keys),
+            blind_index_key: hide(&self.blind_index_key),
+            audit_key: hide(&self.audit_key),
+            ..self.clone()
         }
     }
 
@@ -59,6 +83,10 @@ impl SecretsConfig {
         match name {
             "cursor_key" => (self.cursor_key.as_ref(), self.cursor_key_file.as_ref()),
             "operator_token" => (self.operator_token.as_ref(), self.operator_token_file.as_ref()),
+            "token_keys" => (self.token_keys.as_ref(), self.token_keys_file.as_ref()),
+            "data_keys" => (self.data_keys.as_ref(), self.data_keys_file.as_ref()),
+            "blind_index_key" => (self.blind_index_key.as_ref(), self.blind_index_key_file.as_ref()),
+            "audit_key" => (self.audit_key.as_ref(), self.audit_key_file.as_ref()),
             _ => (None, None),
         }
     }
@@ -69,6 +97,10 @@ impl SecretsConfig {
 pub struct Secrets {
     pub cursor_key: Secret,
     pub operator_token: Secret,
+    pub token_keys: Secret,
+    pub data_keys: Secret,
+    pub blind_index_key: Secret,
+    pub audit_key: Secret,
 }
 
 /// Shortest acceptable secret, in characters (32 random bytes are 43 in base64).
@@ -94,7 +126,14 @@ impl Secrets {
     pub fn resolve(config: &Config) -> Result<Secrets, ConfigError> {
         let mut store = GeneratedSecrets::new(&config.data_dir);
         let mut get = |name: &str| resolve_one(config, name, &mut store);
-        Ok(Secrets { cursor_key: get("cursor_key")?, operator_token: get("operator_token")? })
+        Ok(Secrets {
+            cursor_key: get("cursor_key")?,
+            operator_token: get("operator_token")?,
+            token_keys: get("token_keys")?,
+            data_keys: get("data_keys")?,
+            blind_index_key: get("blind_index_key")?,
+            audit_key: get("audit_key")?,
+        })
     }
 }
 
@@ -150,6 +189,25 @@ fn check_strength(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A fresh random secret in the shape the named secret needs: key rings are
+/// `kid:base64url`, everything else 32 random bytes in base64url.
+fn generate(name: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    if KEY_RINGS.contains(&name) {
+        let mut id = [0u8; 4];
+        rand::rng().fill_bytes(&mut id);
+        let kid: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        format!("k{kid}:{secret}")
+    } else {
+        secret
+    }
+}
+
+/// Secrets holding `kid:secret` lists rather than one value.
+const KEY_RINGS: &[&str] = &["token_keys", "data_keys"];
+
 /// `<data_dir>/secrets.toml`: development secrets generated on first start.
 struct GeneratedSecrets {
     path: PathBuf,
@@ -169,9 +227,7 @@ impl GeneratedSecrets {
         if let Some(v) = values.get(name) {
             return Ok(v.clone());
         }
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let value = generate(name);
         values.insert(name.to_string(), value.clone());
         self.write()?;
         Ok(value)

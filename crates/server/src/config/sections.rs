@@ -210,3 +210,99 @@ pub(super) fn redact_url_password(url: &str) -> String {
     };
     format!("{scheme}://{authority}{tail}")
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsConfig {
+    /// Lifetime of a JWT access token.
+    pub access_token_ttl_secs: i64,
+    /// Lifetime of one refresh token (each use issues a new one).
+    pub refresh_token_ttl_secs: i64,
+    /// A session ends this long after login whatever the refreshes.
+    pub session_max_secs: i64,
+    /// How long a password-reset link works.
+    pub reset_token_ttl_secs: i64,
+    /// Account deletion needs a login at most this old.
+    pub recent_login_secs: i64,
+    /// Soft-deleted accounts are purged after this many days.
+    pub deleted_retention_days: i64,
+    pub purge_interval_secs: u64,
+    /// Argon2id cost (OWASP: 19456 KiB, 2 passes, 1 lane).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Password hashes computed at once (0 = number of cores).
+    pub hashing_concurrency: usize,
+    /// Logins waiting for a hashing slot before new ones get 503.
+    pub hashing_queue: usize,
+    /// Failed logins per (account, client) and per client before blocking.
+    pub throttle_free_failures: i64,
+    /// Failures older than this are forgotten.
+    pub throttle_window_secs: i64,
+    /// Longest block after repeated failures.
+    pub throttle_max_block_secs: i64,
+    /// Public base URL used in password-reset mails.
+    pub public_url: String,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            session_max_secs: 90 * 24 * 3600,
+            reset_token_ttl_secs: 1800,
+            recent_login_secs: 900,
+            deleted_retention_days: 30,
+            purge_interval_secs: 3600,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hashing_concurrency: 0,
+            hashing_queue: 64,
+            throttle_free_failures: 5,
+            throttle_window_secs: 900,
+            throttle_max_block_secs: 900,
+            public_url: "http://127.0.0.1:8001".into(),
+        }
+    }
+}
+
+impl AccountsConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("accounts.access_token_ttl_secs", self.access_token_ttl_secs),
+            ("accounts.refresh_token_ttl_secs", self.refresh_token_ttl_secs),
+            ("accounts.session_max_secs", self.session_max_secs),
+            ("accounts.reset_token_ttl_secs", self.reset_token_ttl_secs),
+            ("accounts.recent_login_secs", self.recent_login_secs),
+            ("accounts.deleted_retention_days", self.deleted_retention_days),
+            ("accounts.throttle_window_secs", self.throttle_window_secs),
+            ("accounts.throttle_max_block_secs", self.throttle_max_block_secs),
+        ] {
+            if value <= 0 {
+                return Err(ConfigError::new(key, "must be greater than 0"));
+            }
+        }
+        if self.access_token_ttl_secs > 3600 {
+            return Err(ConfigError::new("accounts.access_token_ttl_secs", "must be at most 3600"));
+        }
+        if self.reset_token_ttl_secs > 3600 {
+            return Err(ConfigError::new("accounts.reset_token_ttl_secs", "must be at most 3600"));
+        }
+        if self.argon2_memory_kib < 19_456 || self.argon2_iterations < 2 || self.argon2_parallelism < 1 {
+            return Err(ConfigError::new(
+                "accounts.argon2_memory_kib",
+                "Argon2id cost must be at least OWASP's m=19456 KiB, t=2, p=1",
+            ));
+        }
+        positive("accounts.purge_interval_secs", self.purge_interval_secs)?;
+        if self.hashing_queue == 0 {
+            return Err(ConfigError::new("accounts.hashing_queue", "must be greater than 0"));
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(ConfigError::new("accounts.public_url", "must start with http:// or https://"));
+        }
+        Ok(())
+    }
+}

@@ -42,11 +42,14 @@ fn relations_between_values_are_validated() {
 #[test]
 fn check_config_output_never_shows_secrets_or_passwords() {
     let config = Config::from_toml(
-        "[database]\nurl = \"postgres://app:hunter2@db/app\"\n[secrets]\noperator_token = \"tok-very-secret-value\"",
+        "[database]\nurl = \"postgres://app:hunter2@db/app\"\n[mail]\nsmtp_url = \"smtps://mailer:smtp-pw-42@relay:465\"\n\
+         [secrets]\noperator_token = \"tok-very-secret-value\"\ndata_keys = \"k1:c2VjcmV0LWRhdGEta2V5\"",
     )
     .unwrap();
     let shown = config.redacted_toml();
-    assert!(!shown.contains("hunter2") && !shown.contains("tok-very-secret-value"), "{shown}");
+    for secret in ["hunter2", "tok-very-secret-value", "smtp-pw-42", "c2VjcmV0LWRhdGEta2V5"] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
     assert!(shown.contains("postgres://app:***@db/app"));
     assert!(shown.contains("[redacted]"));
 }
@@ -87,6 +90,11 @@ fn prod_refuses_missing_and_placeholder_secrets() {
 
     config.secrets.cursor_key = Some("Qm9vdHN0cmFwLWtleS1mb3ItdGVzdHMtb25seS0xMjM0NQ".into());
     config.secrets.operator_token = Some("b3BlcmF0b3ItdG9rZW4tZm9yLXRlc3RzLW9ubHktOTg3Ng".into());
+    assert_eq!(Secrets::resolve(&config).unwrap_err().key, "secrets.token_keys");
+    config.secrets.token_keys = Some("k2:dG9rZW4tc2lnbmluZy1rZXktZm9yLXRlc3RzLW9ubHktMTIzNA".into());
+    config.secrets.data_keys = Some("d2:ZGF0YS1rZXktZm9yLXRlc3RzLW9ubHktMzJieXRlcyE".into());
+    config.secrets.blind_index_key = Some("YmxpbmQtaW5kZXgta2V5LWZvci10ZXN0cy1vbmx5LTQ1Njc4".into());
+    config.secrets.audit_key = Some("YXVkaXQtY2hhaW4ta2V5LWZvci10ZXN0cy1vbmx5LTk4NzY1NA".into());
     assert!(Secrets::resolve(&config).is_ok());
 }
 

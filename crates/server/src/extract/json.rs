@@ -58,8 +58,8 @@ fn innermost(err: &dyn std::error::Error) -> String {
     current.to_string()
 }
 
-/// serde's "unknown field `x`, expected ..." -> `x`.
+/// serde's "[path: ]unknown field `x`, expected ..." -> `x`.
 fn unknown_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
+    let (_, rest) = message.split_once("unknown field `")?;
     Some(rest.split('`').next()?.to_string())
 }

@@ -9,7 +9,7 @@ use utoipa::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{agencies, barcode, health, recalls, search};
+use super::{account, admin, agencies, auth, barcode, health, recalls, search};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,9 +22,14 @@ use super::{agencies, barcode, health, recalls, search};
         health::live, health::ready, health::dependency_list, health::detailed,
         agencies::list, search::advanced, recalls::detail, recalls::list, recalls::stats,
         barcode::by_path, barcode::by_query,
+        auth::register, auth::token, auth::login, auth::refresh, auth::logout, auth::me, auth::update_me,
+        auth::change_password, auth::reset_request, auth::reset_confirm,
+        account::delete_account, account::legacy_delete,
+        admin::audit, admin::restore, admin::set_role,
     ),
     modifiers(&OperatorToken),
-    tags((name = "recalls", description = "Recall catalogue"), (name = "health", description = "Health and readiness"))
+    tags((name = "recalls", description = "Recall catalogue"), (name = "auth", description = "Accounts and sign-in"),
+         (name = "admin", description = "Admin only"), (name = "health", description = "Health and readiness"))
 )]
 pub struct ApiDoc;
 

@@ -1,7 +1,10 @@
 //! Every HTTP route, one module per resource, assembled here with the
 //! envelope fallbacks for unknown paths (404) and wrong methods (405).
 
+mod account;
+mod admin;
 mod agencies;
+mod auth;
 mod barcode;
 mod docs;
 mod health;
@@ -24,6 +27,9 @@ pub fn app(state: AppState) -> Router {
         .merge(search::router())
         .merge(recalls::router())
         .merge(barcode::router())
+        .merge(auth::router())
+        .merge(account::router())
+        .merge(admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())

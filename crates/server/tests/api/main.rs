@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod accounts;
 mod catalogue;
 mod foundation;
 mod outages;

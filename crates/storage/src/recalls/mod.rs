@@ -9,6 +9,7 @@ mod write;
 pub use query::{After, POINTS_PER_TERM, RecallPage, RecallQuery, ScoredRecall, TermGroup};
 pub use read::{AgencyFreshness, AgencyRow, Count, MAX_RECALLS_PER_BARCODE, RecallStats};
 pub use write::UpsertOutcome;
+pub(crate) use write::now_rfc3339;
 
 use babyshield_domain::Recall;
 

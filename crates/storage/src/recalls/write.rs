@@ -83,8 +83,7 @@ impl Store {
         }
         let now = now_rfc3339();
 
-        crate::on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        let outcome = crate::in_write_tx!(self, unlocked tx => {
             let mut existing: HashMap<String, (i64, String)> = HashMap::new();
             for chunk in prepared.chunks(CHUNK) {
                 let mut args = Args::default();
@@ -193,9 +192,9 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
-            Ok(outcome)
-        })
+            outcome
+        });
+        Ok(outcome)
     }
 }
 

@@ -1,0 +1,127 @@
+//! `/api/v1/admin/*`: admin-only views and actions (403 for users).
+
+use std::collections::HashMap;
+
+use axum::{
+    Router,
+    extract::{Path, Query, State},
+    routing::{get, post, put},
+};
+use babyshield_storage::accounts::{AuditFilter, AuditRow};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{
+    accounts::RequestMeta,
+    auth::Admin,
+    envelope::Envelope,
+    error::{ApiError, ApiResult},
+    extract::ApiJson,
+    state::AppState,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/audit", get(audit))
+        .route("/api/v1/admin/users/{id}/restore", post(restore))
+        .route("/api/v1/admin/users/{id}/role", put(set_role))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    items: Vec<AuditRow>,
+    next_cursor: Option<String>,
+    has_more: bool,
+}
+
+const AUDIT_PARAMS: &[&str] = &["action", "actor", "target", "limit", "cursor"];
+
+/// The audit trail, newest first, filtered by action, actor or target;
+/// `cursor` is the `nextCursor` of the previous page.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("bearer" = [])),
+    params(("action" = Option<String>, Query, description = "e.g. login, register, refresh_token_reuse"),
+           ("actor" = Option<String>, Query, description = "user id, cli or system"),
+           ("target" = Option<String>, Query, description = "user id"),
+           ("limit" = Option<u32>, Query, description = "1..200, default 50"),
+           ("cursor" = Option<String>, Query, description = "nextCursor of the previous page")),
+    responses((status = 200, description = "`data: {items, nextCursor, hasMore}`"), (status = 403, description = "Not an admin")))]
+pub async fn audit(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Admin(admin): Admin,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Envelope<AuditPage>> {
+    let mut unknown: Vec<String> =
+        params.keys().filter(|k| !AUDIT_PARAMS.contains(&k.as_str())).cloned().collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(ApiError::UnknownFields(unknown));
+    }
+    let text =
+        |k: &str| params.get(k).map(|v| v.chars().take(200).collect::<String>()).filter(|v| !v.is_empty());
+    let limit = match params.get("limit") {
+        None => 50,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", "must be an integer between 1 and 200"))?,
+    };
+    let before_seq = params
+        .get("cursor")
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ApiError::InvalidCursor("cursor is malformed".into()))
+        })
+        .transpose()?;
+    let filter =
+        AuditFilter { action: text("action"), actor: text("actor"), target: text("target"), before_seq };
+    let mut items = state.accounts().audit_page(&meta, &admin, &filter, limit + 1).await?;
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = has_more.then(|| items.last().map(|r| r.seq.to_string())).flatten();
+    Ok(Envelope(AuditPage { items, next_cursor, has_more }))
+}
+
+/// Restores a soft-deleted account within the retention period.
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/restore", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "Restored"), (status = 404, description = "No deleted account with this id")))]
+pub async fn restore(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<serde_json::Value>> {
+    if id.len() > 64 {
+        return Err(ApiError::invalid("id", "is not an account id"));
+    }
+    state.accounts().restore_account(&meta, &admin, &id).await?;
+    Ok(Envelope(json!({ "restored": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    role: String,
+}
+
+/// Grants or removes the admin role.
+#[utoipa::path(put, path = "/api/v1/admin/users/{id}/role", tag = "admin", security(("bearer" = [])),
+    request_body(content = serde_json::Value, description = "`{role: \"user\"|\"admin\"}`"),
+    responses((status = 200, description = "Changed"), (status = 404, description = "No such account")))]
+pub async fn set_role(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> ApiResult<Envelope<serde_json::Value>> {
+    if id.len() > 64 {
+        return Err(ApiError::invalid("id", "is not an account id"));
+    }
+    state.accounts().set_role(&meta, &admin, &id, &body.role).await?;
+    Ok(Envelope(json!({ "role": body.role })))
+}
