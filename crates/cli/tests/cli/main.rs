@@ -2,6 +2,7 @@
 //! executable in its own temporary directory and checks exit codes, output,
 //! files, HTTP answers and logs.
 
+mod accounts;
 mod config;
 mod data;
 mod harness;

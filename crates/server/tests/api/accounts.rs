@@ -24,6 +24,7 @@ crate::on_both_databases!(
     audit_trail_records_events_and_detects_tampering,
     hashing_overflow_answers_503_while_other_endpoints_keep_serving,
     key_rotation_reseals_personal_data,
+    deleted_accounts_are_purged_after_the_retention_period,
 );
 
 const EMAIL: &str = "Parent.One@Example.com";
@@ -552,4 +553,57 @@ async fn key_rotation_reseals_personal_data(db: Db) {
     let rows = app.state.store().audit_all().await.unwrap();
     assert!(rows.iter().any(|r| r.action == "key_rotation"));
     assert_eq!(before["data"]["email"], "parent.one@example.com");
+}
+
+/// Raising the hashing cost upgrades each stored hash at its next login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_are_upgraded_transparently_when_the_cost_rises() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("rehash.db").display());
+    let config = crate::harness::test_config(dir.path(), &db_url);
+    let first = TestApp::start(config.clone(), tempfile::tempdir().unwrap()).await;
+    let user_id = register(&first, EMAIL, PASSWORD).await["data"]["user_id"].as_str().unwrap().to_string();
+    let before = first.state.store().user_by_id(&user_id).await.unwrap().unwrap().password_hash;
+    assert!(before.contains("m=19456"), "{before}");
+    first.stop().await.unwrap();
+
+    let mut stronger = config;
+    stronger.accounts.argon2_memory_kib = 24_576;
+    let second = TestApp::start(stronger, tempfile::tempdir().unwrap()).await;
+    assert_eq!(token(&second, EMAIL, PASSWORD).await.0, 200, "the old hash still verifies");
+    let after = second.state.store().user_by_id(&user_id).await.unwrap().unwrap().password_hash;
+    assert!(after.contains("m=24576"), "rehashed with the new cost: {after}");
+    assert_eq!(token(&second, EMAIL, PASSWORD).await.0, 200);
+}
+
+async fn deleted_accounts_are_purged_after_the_retention_period(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let recent = register(&app, "recent@example.com", PASSWORD).await["data"].clone();
+    let old = register(&app, EMAIL, PASSWORD).await["data"].clone();
+    for account in [&recent, &old] {
+        let access = account["access_token"].as_str().unwrap();
+        assert_eq!(
+            app.client.delete(app.url("/api/v1/account")).bearer_auth(access).send().await.unwrap().status(),
+            204
+        );
+    }
+    // Nothing is past the 30-day retention yet.
+    assert_eq!(app.state.accounts().purge_deleted().await.unwrap(), 0);
+    let old_id = old["user_id"].as_str().unwrap();
+    let backdate = "UPDATE users SET deleted_at = '2000-01-01T00:00:00Z' WHERE id = $1";
+    match app.state.store().pool() {
+        babyshield_storage::Pool::Sqlite(p) => {
+            sqlx::query(backdate).bind(old_id).execute(p).await.unwrap();
+        }
+        babyshield_storage::Pool::Postgres(p) => {
+            sqlx::query(backdate).bind(old_id).execute(p).await.unwrap();
+        }
+    }
+    assert_eq!(app.state.accounts().purge_deleted().await.unwrap(), 1);
+    assert!(app.state.store().user_by_id(old_id).await.unwrap().is_none(), "purged with its rows");
+    let recent_id = recent["user_id"].as_str().unwrap();
+    assert!(app.state.store().user_by_id(recent_id).await.unwrap().is_some(), "still restorable");
+    let rows = app.state.store().audit_all().await.unwrap();
+    assert!(rows.iter().any(|r| r.action == "account_purge" && r.target == old_id));
+    assert!(app.state.accounts().verify_audit().await.unwrap().is_ok());
 }

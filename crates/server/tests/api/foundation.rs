@@ -19,6 +19,7 @@ crate::on_both_databases!(
     dependencies_are_listed_with_status_and_latency,
     migrations_are_idempotent,
     exhausted_pool_answers_503_not_a_hang,
+    the_api_is_described_in_openapi_3_1_and_browsable_offline,
 );
 
 async fn liveness_answers_with_the_contract_shape(db: Db) {
@@ -207,4 +208,35 @@ async fn exhausted_pool_answers_503_not_a_hang(db: Db) {
     assert!(!body["error"]["message"].as_str().unwrap().contains("pool"), "5xx bodies stay opaque: {body}");
     drop(held);
     assert_eq!(app.get("/api/v1/agencies").await.status(), 200);
+}
+
+async fn the_api_is_described_in_openapi_3_1_and_browsable_offline(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (status, spec) = json(app.get("/openapi.json").await).await;
+    assert_eq!(status, 200);
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"), "{}", spec["openapi"]);
+    let paths = spec["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/healthz",
+        "/health/ready",
+        "/health/detailed",
+        "/api/v1/agencies",
+        "/api/v1/search/advanced",
+        "/api/v1/recall/{id}",
+        "/api/v1/recalls",
+        "/api/v1/recalls/stats",
+        "/api/v1/lookup/barcode/{code}",
+        "/api/v1/auth/register",
+        "/api/v1/auth/token",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/me",
+        "/api/v1/account",
+        "/api/v1/admin/audit",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
+    }
+    let docs = app.get("/docs/").await;
+    assert_eq!(docs.status(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("swagger") && !html.contains("cdn."), "served from the binary");
 }
