@@ -181,7 +181,10 @@ pub async fn rotate_keys(config_path: Option<&Path>) -> anyhow::Result<ExitCode>
         .rotate_keys(|n| eprintln!("re-sealed {n} accounts so far"))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("re-sealed {} accounts in {} batches with the current key", report.resealed, report.batches);
+    println!(
+        "re-sealed {} accounts and {} outbox messages in {} batches with the current key; 0 left on older keys",
+        report.resealed, report.resealed_mail, report.batches
+    );
     accounts.store().close().await;
     Ok(ExitCode::SUCCESS)
 }

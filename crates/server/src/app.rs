@@ -54,7 +54,10 @@ impl Application {
             );
         }
         let redis = match &config.redis.url {
-            Some(url) => Some(Redis::open(url).context("redis.url")?),
+            Some(url) => Some(
+                Redis::open(url, Duration::from_millis(config.redis.timeout_ms), config.redis.breaker)
+                    .context("redis.url")?,
+            ),
             None => None,
         };
         let accounts = Arc::new(Accounts::new(&config, &secrets, store.clone())?);

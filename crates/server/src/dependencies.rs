@@ -6,45 +6,101 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use crate::state::AppState;
+use crate::{
+    resilience::{BreakerConfig, CircuitBreaker},
+    state::AppState,
+};
 
 /// A Redis server, reached through one multiplexed connection that is
-/// re-established after a failure.
+/// re-established after a failure. Every call has a timeout and goes
+/// through a circuit breaker, so a dead Redis costs callers nothing but the
+/// fallback they choose (rate limits and caches go local).
 pub struct Redis {
     client: redis::Client,
     connection: Mutex<Option<redis::aio::MultiplexedConnection>>,
+    timeout: Duration,
+    breaker: CircuitBreaker,
 }
 
+/// Redis could not serve the call (down, slow, or the breaker is open).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("redis unavailable: {0}")]
+pub struct RedisUnavailable(pub String);
+
 impl Redis {
-    pub fn open(url: &str) -> Result<Redis, redis::RedisError> {
-        Ok(Redis { client: redis::Client::open(url)?, connection: Mutex::new(None) })
+    pub fn open(url: &str, timeout: Duration, breaker: BreakerConfig) -> Result<Redis, redis::RedisError> {
+        Ok(Redis {
+            client: redis::Client::open(url)?,
+            connection: Mutex::new(None),
+            timeout,
+            breaker: CircuitBreaker::new("redis", breaker),
+        })
     }
 
-    /// `PING`, bounded by `timeout`. A failed connection is dropped so the
-    /// next call reconnects.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, String> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        let connection = self.client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    async fn forget_connection(&self) {
+        *self.connection.lock().await = None;
+    }
+
+    /// Runs `op` on the shared connection, bounded by the call timeout and
+    /// guarded by the breaker.
+    pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, RedisUnavailable>
+    where
+        F: FnOnce(redis::aio::MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        if !self.breaker.allow() {
+            return Err(RedisUnavailable("circuit breaker open".into()));
+        }
+        let attempt = async {
+            let connection = self.connection().await?;
+            op(connection).await.map_err(|e| e.to_string())
+        };
+        let outcome = match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+        };
+        match outcome {
+            Ok(value) => {
+                self.breaker.record_success();
+                Ok(value)
+            }
+            Err(e) => {
+                self.breaker.record_failure();
+                self.forget_connection().await;
+                metrics::counter!("redis_errors_total").increment(1);
+                Err(RedisUnavailable(e))
+            }
+        }
+    }
+
+    /// `PING` for the health pages: bounded by `timeout`, and not subject to
+    /// the breaker (readiness must report what Redis really does).
     pub async fn ping(&self, timeout: Duration) -> Result<(), String> {
         let attempt = async {
-            let mut slot = self.connection.lock().await;
-            if slot.is_none() {
-                *slot =
-                    Some(self.client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?);
-            }
-            let connection = slot.as_mut().expect("set above");
-            match redis::cmd("PING").query_async::<String>(connection).await {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    *slot = None;
-                    Err(e.to_string())
-                }
-            }
+            let mut connection = self.connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut connection).await.map_err(|e| e.to_string())
         };
         match tokio::time::timeout(timeout, attempt).await {
-            Ok(result) => result,
-            Err(_) => {
-                // The lock may be held by the timed-out attempt; it is
-                // released when that future is dropped here.
-                Err(format!("no answer within {} ms", timeout.as_millis()))
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                self.forget_connection().await;
+                Err(e)
             }
+            Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
         }
     }
 }

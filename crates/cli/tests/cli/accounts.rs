@@ -60,6 +60,37 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+/// The `data_keys` ring in the generated `data/secrets.toml`.
+fn data_keys(sandbox: &Sandbox) -> String {
+    let secrets = std::fs::read_to_string(sandbox.join("data/secrets.toml")).expect("read data/secrets.toml");
+    let line = secrets
+        .lines()
+        .find_map(|l| l.strip_prefix("data_keys = \""))
+        .unwrap_or_else(|| panic!("no data_keys in secrets.toml:\n{secrets}"));
+    line.strip_suffix('"').expect("a one-line string").to_string()
+}
+
+/// Replaces the `data_keys` ring in `data/secrets.toml`, keeping the rest.
+fn set_data_keys(sandbox: &Sandbox, ring: &str) {
+    let path = sandbox.join("data/secrets.toml");
+    let secrets = std::fs::read_to_string(&path).expect("read data/secrets.toml");
+    let edited: Vec<String> = secrets
+        .lines()
+        .map(
+            |l| if l.starts_with("data_keys = ") { format!("data_keys = \"{ring}\"") } else { l.to_string() },
+        )
+        .collect();
+    std::fs::write(&path, edited.join("\n") + "\n").expect("write data/secrets.toml");
+    assert_eq!(data_keys(sandbox), ring);
+}
+
+/// 32 random bytes in base64url, the shape of a data key.
+fn random_key() -> String {
+    let mut key = [0u8; 32];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut key).unwrap();
+    base64url(&key)
+}
+
 async fn response_json(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.expect("response body");
@@ -355,19 +386,11 @@ async fn keys_rotate_reseals_with_the_new_key_and_data_stays_readable() {
     let user_id = register(&server, email, password).await["user_id"].as_str().unwrap().to_string();
     stop(&mut server);
 
-    let secrets_path = sandbox.join("data/secrets.toml");
-    let secrets = std::fs::read_to_string(&secrets_path).expect("read data/secrets.toml");
-    let start_of_value =
-        secrets.find("data_keys = \"").expect("data_keys in secrets.toml") + "data_keys = \"".len();
-    let old_kid = secrets[start_of_value..].split(':').next().unwrap().to_string();
+    let old_kid = data_keys(&sandbox).split(':').next().unwrap().to_string();
     let before = sqlite(&sandbox, "print(db.execute('SELECT email_sealed FROM users').fetchone()[0])");
     assert!(before.starts_with(&format!("v1:{old_kid}:")), "{before}");
 
-    let mut key = [0u8; 32];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut key).unwrap();
-    let mut edited = secrets.clone();
-    edited.insert_str(start_of_value, &format!("knew01:{},", base64url(&key)));
-    std::fs::write(&secrets_path, &edited).unwrap();
+    set_data_keys(&sandbox, &format!("{}:{},{}", "knew01", random_key(), data_keys(&sandbox)));
 
     let rotated = run(&sandbox, &["keys", "rotate"], &[]);
     assert_eq!(rotated.code, Some(0), "{rotated:?}");
@@ -393,6 +416,56 @@ async fn keys_rotate_reseals_with_the_new_key_and_data_stays_readable() {
 
     let verify = run(&sandbox, &["audit", "verify"], &[]);
     assert_eq!(verify.code, Some(0), "the rotation is audited on the same chain: {verify:?}");
+}
+
+/// README "Rotating keys": put the new key first, run `keys rotate`, "once it
+/// reports 0 left, the old key can go". Everything sealed must then still open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_keys_rotate_reports_zero_left_the_old_data_key_can_go() {
+    let sandbox = Sandbox::new();
+    let email = "rotated.mail@example.com";
+    let password = "Rotated-Mail-Pass-2290";
+    let mut server = start(&sandbox, &[]);
+    register(&server, email, password).await;
+    let response = client()
+        .post(server.url("/api/v1/auth/password-reset/request"))
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .expect("reset request sent");
+    assert_eq!(response.status(), 202);
+    stop(&mut server);
+
+    let old_ring = data_keys(&sandbox);
+    let new_entry = format!("knew02:{}", random_key());
+    set_data_keys(&sandbox, &format!("{new_entry},{old_ring}"));
+    let rotated = run(&sandbox, &["keys", "rotate"], &[]);
+    assert_eq!(rotated.code, Some(0), "{rotated:?}");
+    let again = run(&sandbox, &["keys", "rotate"], &[]);
+    assert!(again.stdout.contains("re-sealed 0 accounts"), "{again:?}");
+
+    // Nothing may still be sealed with the old key...
+    let kids = sqlite(
+        &sandbox,
+        "for (t, s) in db.execute(\"SELECT 'users', email_sealed FROM users UNION ALL \
+         SELECT 'mail_outbox', recipient_sealed FROM mail_outbox UNION ALL \
+         SELECT 'mail_outbox', body_sealed FROM mail_outbox\"): print(t, s.split(':')[1])",
+    );
+    for line in kids.lines() {
+        assert!(line.ends_with(" knew02"), "still sealed with an old key after rotation: {line}\n{kids}");
+    }
+
+    // ...so dropping it breaks nothing.
+    set_data_keys(&sandbox, &new_entry);
+    let outbox = run(&sandbox, &["outbox"], &[]);
+    assert_eq!(outbox.code, Some(0), "{outbox:?}");
+    assert!(outbox.stdout.lines().any(|l| l == format!("To: {email}")), "{outbox:?}");
+    let mut server = start(&sandbox, &[]);
+    let access = sign_in(&server, email, password).await;
+    let (status, me) = get_bearer(&server, "/api/v1/auth/me", &access).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["data"]["email"], json!(email), "{me}");
+    stop(&mut server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,7 +502,7 @@ async fn the_outbox_shows_the_reset_mail_to_the_operator() {
 }
 
 #[test]
-fn base64url_matches_known_vectors() {
+fn the_test_key_encoder_matches_known_base64url_vectors() {
     assert_eq!(base64url(b""), "");
     assert_eq!(base64url(b"f"), "Zg");
     assert_eq!(base64url(b"fo"), "Zm8");

@@ -12,7 +12,10 @@ use crate::{error::ApiError, lifecycle::Lifecycle};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RotationReport {
+    /// Accounts re-sealed.
     pub resealed: u64,
+    /// Development outbox messages re-sealed.
+    pub resealed_mail: u64,
     pub batches: u64,
 }
 
@@ -80,13 +83,29 @@ impl Accounts {
             }
             progress(report.resealed);
         }
+        // Development mail is sealed with the same keys.
+        loop {
+            let messages = self.store.outbox_sealed_with_other_key(&current, ROTATION_BATCH).await?;
+            if messages.is_empty() {
+                break;
+            }
+            report.batches += 1;
+            for message in messages {
+                let open = |v: &str| self.fields.open(v, OUTBOX_AAD).map_err(ApiError::internal);
+                let (to, body) = (open(&message.recipient_sealed)?, open(&message.body_sealed)?);
+                let (to, body) = (self.fields.seal(&to, OUTBOX_AAD), self.fields.seal(&body, OUTBOX_AAD));
+                if self.store.reseal_outbox(&message, &to, &body).await? {
+                    report.resealed_mail += 1;
+                }
+            }
+        }
         let audit = self.event(
             &cli(),
             "cli",
             "key_rotation",
             "users",
             "success",
-            json!({ "key": current, "resealed": report.resealed }),
+            json!({ "key": current, "resealed": report.resealed, "resealed_mail": report.resealed_mail }),
         );
         self.store.append_audit(&self.audit, &audit).await?;
         Ok(report)
@@ -143,10 +162,13 @@ impl Accounts {
         let messages = self.store.outbox_latest(limit).await?;
         messages
             .into_iter()
-            .map(|m| {
-                let to = self.fields.open(&m.recipient_sealed, OUTBOX_AAD).map_err(ApiError::internal)?;
-                let body = self.fields.open(&m.body_sealed, OUTBOX_AAD).map_err(ApiError::internal)?;
-                Ok((m.created_at, to, m.subject, body))
+            .map(|m| -> Result<_, ApiError> {
+                // A message sealed with a key no longer configured is shown
+                // as such rather than hiding every other message.
+                let open = |v: &str| {
+                    self.fields.open(v, OUTBOX_AAD).unwrap_or_else(|e| format!("[cannot open: {e}]"))
+                };
+                Ok((m.created_at, open(&m.recipient_sealed), m.subject, open(&m.body_sealed)))
             })
             .collect()
     }

@@ -109,11 +109,25 @@ impl DatabaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
     /// `redis://host:port[/db]`; unset means no Redis (single instance).
     pub url: Option<String>,
+    /// Longest one Redis call may take before the caller falls back.
+    pub timeout_ms: u64,
+    /// Redis failures that open its circuit breaker (defaults: 10 in 30 s).
+    pub breaker: crate::resilience::BreakerConfig,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: None,
+            timeout_ms: 100,
+            breaker: crate::resilience::BreakerConfig { failures: 10, window_secs: 30, open_secs: 5 },
+        }
+    }
 }
 
 impl RedisConfig {
@@ -123,7 +137,8 @@ impl RedisConfig {
         {
             return Err(ConfigError::new("redis.url", "must start with redis:// or rediss://"));
         }
-        Ok(())
+        positive("redis.timeout_ms", self.timeout_ms)?;
+        self.breaker.validate("redis.breaker").map_err(|m| ConfigError::new("redis.breaker", m))
     }
 }
 
@@ -305,4 +320,87 @@ impl AccountsConfig {
         }
         Ok(())
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Send `Strict-Transport-Security`. Off by default: the service speaks
+    /// plain HTTP behind a TLS-terminating proxy, and only an operator who
+    /// knows every client reaches it over HTTPS should turn this on.
+    pub hsts: bool,
+    /// `max-age` of the HSTS header; 0 tells browsers to forget it.
+    pub hsts_max_age_secs: u64,
+    /// Exact browser origins (`scheme://host[:port]`) allowed to call the API
+    /// cross-origin. Empty means no CORS headers at all.
+    pub cors_allowed_origins: Vec<String>,
+    /// Response bodies smaller than this are sent uncompressed: below about
+    /// a kilobyte gzip and br save less than they cost.
+    pub compression_min_bytes: u16,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            hsts: false,
+            hsts_max_age_secs: 31_536_000,
+            cors_allowed_origins: Vec::new(),
+            compression_min_bytes: 1024,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        for origin in &self.cors_allowed_origins {
+            check_origin(origin).map_err(|reason| {
+                ConfigError::new("http.cors_allowed_origins", format!("{origin:?} {reason}"))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Browsers send `Origin` as lowercase `scheme://host[:port]` without a
+/// default port, and CORS compares it byte for byte: anything else in the
+/// allowlist could never match, so it is refused rather than ignored.
+fn check_origin(origin: &str) -> Result<(), &'static str> {
+    if origin == "*" {
+        return Err("is not allowed: a wildcard would let every website call the API from its \
+                    visitors' browsers; list each allowed origin exactly");
+    }
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return Err("must look like https://host[:port]");
+    };
+    let default_port = match scheme {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return Err("must start with https:// or http://"),
+    };
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+        return Err("must be scheme://host[:port] with no path, query, user or trailing slash");
+    }
+    if authority.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err("must be lowercase, as browsers send it");
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(ipv6) => !ipv6.is_empty() && ipv6.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.'),
+        None => !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'),
+    };
+    if !host_ok {
+        return Err("has an invalid host");
+    }
+    if let Some(port) = port {
+        if !port.parse::<u16>().is_ok_and(|p| p != 0) || port.starts_with('0') {
+            return Err("has an invalid port");
+        }
+        if authority.ends_with(default_port) {
+            return Err("names the scheme's default port, which browsers leave out of Origin");
+        }
+    }
+    Ok(())
 }
