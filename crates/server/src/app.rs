@@ -12,7 +12,9 @@ use crate::{
     accounts::Accounts,
     config::{Config, Secrets},
     dependencies::Redis,
-    import, routes,
+    import,
+    rate_limit::RateLimiter,
+    routes,
     state::AppState,
 };
 
@@ -37,6 +39,10 @@ impl Application {
     /// Resolves secrets, opens and migrates the database, loads the sample
     /// catalogue into an empty database, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // Install the metrics recorder first: anything recorded before it
+        // exists (pool gauges, hashing slots) would be lost.
+        crate::telemetry::metrics_handle();
+        config.validate()?;
         let secrets = Secrets::resolve(&config)?;
         let store = open_store(&config).await?;
         if config.database.migrate_on_start {
@@ -54,17 +60,18 @@ impl Application {
             );
         }
         let redis = match &config.redis.url {
-            Some(url) => Some(
+            Some(url) => Some(Arc::new(
                 Redis::open(url, Duration::from_millis(config.redis.timeout_ms), config.redis.breaker)
                     .context("redis.url")?,
-            ),
+            )),
             None => None,
         };
         let accounts = Arc::new(Accounts::new(&config, &secrets, store.clone())?);
         let address = SocketAddr::new(config.server.host, config.server.port);
         let listener =
             TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
-        let state = AppState::new(config, secrets, store, redis, accounts);
+        let limiter = Arc::new(RateLimiter::new(&config.rate_limit, redis.clone())?);
+        let state = AppState::new(config, secrets, store, redis, limiter, accounts);
         if let Err(e) = state.catalogue().refresh_vocabulary().await {
             tracing::warn!(error = %e, "search vocabulary not loaded yet; typo tolerance starts with the next refresh");
         }

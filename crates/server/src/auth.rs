@@ -51,7 +51,12 @@ impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        // The rate-limit layer resolved the client behind trusted proxies.
+        let ip = parts
+            .extensions
+            .get::<crate::middleware::ClientIp>()
+            .map(|c| c.0)
+            .or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()));
         Ok(RequestMeta { request_id: request_id::current(), ip })
     }
 }

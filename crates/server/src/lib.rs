@@ -15,6 +15,7 @@ pub mod import;
 mod lifecycle;
 pub mod mail;
 pub mod middleware;
+pub mod rate_limit;
 mod request_id;
 pub mod resilience;
 pub mod routes;

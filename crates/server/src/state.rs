@@ -10,6 +10,7 @@ use crate::{
     config::{Config, Secrets},
     dependencies::Redis,
     lifecycle::Lifecycle,
+    rate_limit::RateLimiter,
 };
 
 #[derive(Clone)]
@@ -21,7 +22,8 @@ struct Inner {
     config: Config,
     secrets: Secrets,
     store: Store,
-    redis: Option<Redis>,
+    redis: Option<Arc<Redis>>,
+    limiter: Arc<RateLimiter>,
     lifecycle: Lifecycle,
     catalogue: Arc<Catalogue>,
     accounts: Arc<Accounts>,
@@ -32,12 +34,15 @@ impl AppState {
         config: Config,
         secrets: Secrets,
         store: Store,
-        redis: Option<Redis>,
+        redis: Option<Arc<Redis>>,
+        limiter: Arc<RateLimiter>,
         accounts: Arc<Accounts>,
     ) -> AppState {
         let catalogue = Arc::new(Catalogue::new(store.clone(), &config, &secrets));
         let lifecycle = Lifecycle::default();
-        AppState { inner: Arc::new(Inner { config, secrets, store, redis, lifecycle, catalogue, accounts }) }
+        AppState {
+            inner: Arc::new(Inner { config, secrets, store, redis, limiter, lifecycle, catalogue, accounts }),
+        }
     }
 
     pub fn accounts(&self) -> &Arc<Accounts> {
@@ -57,7 +62,11 @@ impl AppState {
     }
 
     pub fn redis(&self) -> Option<&Redis> {
-        self.inner.redis.as_ref()
+        self.inner.redis.as_deref()
+    }
+
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
     }
 
     pub fn lifecycle(&self) -> &Lifecycle {

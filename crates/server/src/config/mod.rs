@@ -15,7 +15,7 @@ use figment::{
 
 pub use secrets::{Secret, Secrets};
 pub use sections::{
-    AccountsConfig, DatabaseConfig, Environment, LogConfig, LogFormat, RedisConfig, SearchConfig,
+    AccountsConfig, DatabaseConfig, Environment, HttpConfig, LogConfig, LogFormat, RedisConfig, SearchConfig,
     ServerConfig,
 };
 
@@ -34,6 +34,8 @@ pub struct Config {
     pub log: LogConfig,
     pub search: SearchConfig,
     pub accounts: AccountsConfig,
+    pub http: HttpConfig,
+    pub rate_limit: crate::rate_limit::RateLimitConfig,
     pub mail: crate::mail::MailConfig,
     pub secrets: secrets::SecretsConfig,
 }
@@ -49,6 +51,8 @@ impl Default for Config {
             log: LogConfig::default(),
             search: SearchConfig::default(),
             accounts: AccountsConfig::default(),
+            http: HttpConfig::default(),
+            rate_limit: crate::rate_limit::RateLimitConfig::default(),
             mail: crate::mail::MailConfig::default(),
             secrets: secrets::SecretsConfig::default(),
         }
@@ -118,6 +122,8 @@ impl Config {
         self.redis.validate()?;
         self.search.validate()?;
         self.accounts.validate()?;
+        self.rate_limit.validate()?;
+        self.http.validate()?;
         self.mail.validate().map_err(|m| ConfigError::new("mail", m))?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "must not be empty"));

@@ -118,6 +118,10 @@ pub struct RedisConfig {
     pub timeout_ms: u64,
     /// Redis failures that open its circuit breaker (defaults: 10 in 30 s).
     pub breaker: crate::resilience::BreakerConfig,
+    /// Whether `/health/ready` fails while Redis is down. Off by default:
+    /// rate limits fall back to each instance, so taking every instance
+    /// out of the load balancer would turn a degradation into an outage.
+    pub required: bool,
 }
 
 impl Default for RedisConfig {
@@ -126,6 +130,7 @@ impl Default for RedisConfig {
             url: None,
             timeout_ms: 100,
             breaker: crate::resilience::BreakerConfig { failures: 10, window_secs: 30, open_secs: 5 },
+            required: false,
         }
     }
 }

@@ -1,32 +1,68 @@
 //! The middleware stack, assembled in one place. Outermost first:
 //!
-//! 1. `request_context`: request id, access log line, request metrics,
+//! 1. `security_headers`: the OWASP secure-headers set (CSP, nosniff, frame
+//!    and referrer policies, COOP/CORP, Permissions-Policy, HSTS when
+//!    `http.hsts`) on every response, and no `Server` banner. Outermost so
+//!    that nothing, not even a refused request id, answers without them.
+//! 2. `request_context`: request id, access log line, request metrics,
 //!    `X-Request-ID` and `X-API-Version` headers.
-//! 2. `panic`: a panicking handler answers a 500 envelope; the server lives on.
-//! 3. `timeout`: a request slower than `server.request_timeout_ms` answers
+//! 3. `cors`: only when `http.cors_allowed_origins` is not empty. Inside the
+//!    request context, so preflights are logged and carry a request id.
+//! 4. compression: gzip or br for bodies of at least
+//!    `http.compression_min_bytes`, never for event streams or images.
+//! 5. `rate_limit`: the client address (trusted proxies' `X-Forwarded-For`
+//!    believed), the tier of the matched route, `RateLimit-*` headers, and the
+//!    `RATE_LIMITED` envelope with `Retry-After` once a quota is spent.
+//! 6. `panic`: a panicking handler answers a 500 envelope; the server lives on.
+//! 7. `timeout`: a request slower than `server.request_timeout_ms` answers
 //!    the contract's `TIMEOUT` envelope.
-//! 4. body limit: bodies over `server.max_body_bytes` answer 413.
+//! 8. body limit: bodies over `server.max_body_bytes` answer 413.
 
+mod cors;
 mod panic;
+mod rate_limit;
 mod request_context;
+mod security_headers;
 mod timeout;
 
 use std::time::Duration;
 
-use axum::{Router, extract::DefaultBodyLimit, middleware::from_fn};
-use tower_http::catch_panic::CatchPanicLayer;
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    middleware::{from_fn, from_fn_with_state},
+};
+use tower::util::option_layer;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::{
+        CompressionLayer,
+        predicate::{NotForContentType, Predicate, SizeAbove},
+    },
+};
 
 use crate::state::AppState;
 
+pub use rate_limit::ClientIp;
 pub use request_context::API_VERSION;
 
 /// Wraps `router` in the whole stack. Tests call this on their own routers to
 /// exercise the real middleware.
 pub fn apply(router: Router, state: &AppState) -> Router {
     let request_timeout = Duration::from_millis(state.config().server.request_timeout_ms);
+    let http = &state.config().http;
+    let compress_when = SizeAbove::new(http.compression_min_bytes.into())
+        .and(NotForContentType::SSE)
+        .and(NotForContentType::IMAGES);
+    let compression = CompressionLayer::new().gzip(true).br(true).no_deflate().no_zstd();
+    let security_headers = security_headers::SecurityHeaders::new(http);
     router
         .layer(DefaultBodyLimit::max(state.config().server.max_body_bytes))
         .layer(from_fn(move |req, next| timeout::enforce(request_timeout, req, next)))
         .layer(CatchPanicLayer::custom(panic::respond))
+        .layer(from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(compression.compress_when(compress_when))
+        .layer(option_layer(cors::layer(http)))
         .layer(from_fn(request_context::handle))
+        .layer(from_fn(move |req, next| security_headers.clone().apply(req, next)))
 }

@@ -67,7 +67,12 @@ impl CircuitBreaker {
         let breaker = CircuitBreaker {
             name,
             config,
-            inner: Mutex::new(Inner { state: BreakerState::Closed, failures: Vec::new(), opened_at: None, trial_in_flight: false }),
+            inner: Mutex::new(Inner {
+                state: BreakerState::Closed,
+                failures: Vec::new(),
+                opened_at: None,
+                trial_in_flight: false,
+            }),
         };
         breaker.publish(BreakerState::Closed);
         breaker
@@ -144,7 +149,10 @@ impl CircuitBreaker {
             inner.state = BreakerState::Open;
             inner.opened_at = Some(now);
             drop(inner);
-            tracing::warn!(dependency = self.name, "circuit breaker open: calls refused until a trial succeeds");
+            tracing::warn!(
+                dependency = self.name,
+                "circuit breaker open: calls refused until a trial succeeds"
+            );
             metrics::counter!("circuit_breaker_opened_total", "dependency" => self.name).increment(1);
             self.publish(BreakerState::Open);
         }

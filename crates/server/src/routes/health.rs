@@ -53,8 +53,13 @@ pub async fn ready(state: axum::extract::State<AppState>) -> Response {
         return not_ready("shutting down", &[]);
     }
     let checks = dependencies::check_all(&state).await;
-    let down: Vec<&str> = checks.iter().filter(|c| c.status == Health::Down).map(|c| c.name).collect();
-    let public: Vec<_> = checks.iter().map(|c| json!({"name": c.name, "status": c.status})).collect();
+    let required = |name: &str| name != "redis" || state.config().redis.required;
+    let down: Vec<&str> =
+        checks.iter().filter(|c| c.status == Health::Down && required(c.name)).map(|c| c.name).collect();
+    let public: Vec<_> = checks
+        .iter()
+        .map(|c| json!({"name": c.name, "status": c.status, "required": required(c.name)}))
+        .collect();
     if down.is_empty() {
         Json(json!({
             "ok": true,
@@ -113,6 +118,7 @@ pub async fn detailed(_: OperatorAccess, state: axum::extract::State<AppState>) 
         },
         "catalogue": state.catalogue().summary(),
         "dependencies": checks,
+        "breakers": { "redis": state.redis().map(|r| r.breaker().state()) },
     }))
     .into_response()
 }

@@ -5,4 +5,6 @@ mod harness;
 mod accounts;
 mod catalogue;
 mod foundation;
+mod hardening;
+mod limits;
 mod outages;
