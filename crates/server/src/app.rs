@@ -31,6 +31,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         min_connections: config.database.min_connections,
         acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
         statement_timeout: Duration::from_millis(config.database.statement_timeout_ms),
+        sqlite_mmap_mib: config.database.sqlite_mmap_mib,
     };
     Store::connect(&settings).await.context("cannot open the database")
 }
@@ -75,6 +76,9 @@ impl Application {
         if let Err(e) = state.catalogue().refresh_vocabulary().await {
             tracing::warn!(error = %e, "search vocabulary not loaded yet; typo tolerance starts with the next refresh");
         }
+        if let Err(e) = state.flags().refresh().await {
+            tracing::warn!(error = %e, "feature flag overrides not loaded yet; config defaults apply until the next refresh");
+        }
         Ok(Application { listener, state })
     }
 
@@ -106,6 +110,8 @@ impl Application {
 
         state.catalogue().spawn_refresher(state.lifecycle());
         state.accounts().spawn_purger(state.lifecycle());
+        state.flags().spawn_refresher(state.lifecycle());
+        crate::idempotency::spawn_purger(&state);
         // Connection info gives the client address for throttling and audit.
         let router = routes::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let lifecycle_state = state.clone();

@@ -83,6 +83,9 @@ pub async fn import_jsonl<R: BufRead + Send + 'static>(
         progress(parsed.consumed);
     }
     parser.await.map_err(|e| StorageError::Unavailable(format!("import reader failed: {e}")))?;
+    if report.inserted + report.updated > 0 {
+        store.analyze().await?;
+    }
     Ok(report)
 }
 

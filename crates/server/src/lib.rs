@@ -5,12 +5,15 @@
 pub mod accounts;
 mod app;
 mod auth;
+pub mod cache;
 pub mod catalogue;
 pub mod config;
 pub mod dependencies;
 mod envelope;
 mod error;
 mod extract;
+pub mod flags;
+pub mod idempotency;
 pub mod import;
 mod lifecycle;
 pub mod mail;

@@ -9,6 +9,7 @@ use crate::{
     catalogue::Catalogue,
     config::{Config, Secrets},
     dependencies::Redis,
+    flags::Flags,
     lifecycle::Lifecycle,
     rate_limit::RateLimiter,
 };
@@ -27,6 +28,7 @@ struct Inner {
     lifecycle: Lifecycle,
     catalogue: Arc<Catalogue>,
     accounts: Arc<Accounts>,
+    flags: Arc<Flags>,
 }
 
 impl AppState {
@@ -38,15 +40,31 @@ impl AppState {
         limiter: Arc<RateLimiter>,
         accounts: Arc<Accounts>,
     ) -> AppState {
-        let catalogue = Arc::new(Catalogue::new(store.clone(), &config, &secrets));
+        let catalogue = Arc::new(Catalogue::new(store.clone(), &config, &secrets, redis.clone()));
         let lifecycle = Lifecycle::default();
+        let flags = Arc::new(Flags::new(store.clone(), &config.flags));
         AppState {
-            inner: Arc::new(Inner { config, secrets, store, redis, limiter, lifecycle, catalogue, accounts }),
+            inner: Arc::new(Inner {
+                config,
+                secrets,
+                store,
+                redis,
+                limiter,
+                lifecycle,
+                catalogue,
+                accounts,
+                flags,
+            }),
         }
     }
 
     pub fn accounts(&self) -> &Arc<Accounts> {
         &self.inner.accounts
+    }
+
+    /// Feature flags: config defaults with admins' overrides.
+    pub fn flags(&self) -> &Arc<Flags> {
+        &self.inner.flags
     }
 
     pub fn config(&self) -> &Config {

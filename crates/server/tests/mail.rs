@@ -239,6 +239,7 @@ async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
         min_connections: 0,
         acquire_timeout: Duration::from_secs(1),
         statement_timeout: Duration::from_secs(5),
+        sqlite_mmap_mib: 64,
     })
     .await
     .unwrap();

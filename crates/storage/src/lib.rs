@@ -7,6 +7,8 @@
 
 pub mod accounts;
 mod error;
+pub mod flags;
+pub mod idempotency;
 mod migrations;
 mod pool;
 pub mod recalls;

@@ -20,6 +20,9 @@ pub struct DatabaseSettings {
     /// Longest one statement may run (server-side on PostgreSQL; on SQLite the
     /// lock wait, and the caller stops waiting after this long).
     pub statement_timeout: Duration,
+    /// SQLite: how much of the file to read through a memory map (page reads
+    /// without a syscall each; mapped pages count in RSS but are page cache).
+    pub sqlite_mmap_mib: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +100,7 @@ impl Store {
                     .pragma("temp_store", "memory")
                     // Read pages through a memory map instead of a read()
                     // syscall each: search touches many rows per query.
-                    .pragma("mmap_size", "17179869184")
+                    .pragma("mmap_size", (settings.sqlite_mmap_mib * 1024 * 1024).to_string())
                     .pragma("cache_size", "-8192");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
@@ -152,6 +155,19 @@ impl Store {
     pub fn stats(&self) -> PoolStats {
         let (size, idle) = crate::on_pool!(self, p => (p.size(), p.num_idle() as u32));
         PoolStats { size, idle, in_use: size.saturating_sub(idle), max: self.max_connections }
+    }
+
+    /// Refreshes the planner's statistics after a bulk change (imports).
+    pub async fn analyze(&self) -> Result<(), StorageError> {
+        match self.pool() {
+            Pool::Sqlite(p) => {
+                sqlx::query("PRAGMA optimize").execute(p).await?;
+            }
+            Pool::Postgres(p) => {
+                sqlx::query("ANALYZE recalls, recall_gtins").execute(p).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Waits for in-flight queries and closes every connection.

@@ -1,20 +1,28 @@
-//! Password hashing off the async threads, behind a bulkhead: at most
-//! `concurrency` hashes run at once (one per core by default) and at most
-//! `queue` more wait. Beyond that a login gets 503 with `Retry-After` at
-//! once, so a flood of logins cannot slow every other endpoint.
+//! Password hashing off the async threads, behind a bulkhead: a dedicated
+//! pool of `concurrency` threads (one per core by default) computes hashes,
+//! and at most `queue` more wait. Beyond that a login gets 503 with
+//! `Retry-After` at once. The pool's threads run at a lower OS priority
+//! (nice 10), so under a login flood the scheduler still gives request
+//! handling (search, health) the CPU first, while idle cores hash at full
+//! speed.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use babyshield_security::{PasswordParams, dummy_hash, hash_password, needs_rehash, verify_password};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::ApiError;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Niceness of the hashing threads (0 normal, 19 lowest).
+const HASHING_NICE: i32 = 10;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: PasswordParams,
-    running: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl PasswordHasher {
@@ -25,11 +33,29 @@ impl PasswordHasher {
             concurrency
         };
         metrics::gauge!("password_hashing_slots").set(concurrency as f64);
-        PasswordHasher {
-            params,
-            running: Arc::new(Semaphore::new(concurrency)),
-            admitted: Arc::new(Semaphore::new(concurrency + queue)),
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..concurrency {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new().name(format!("password-hash-{i}")).spawn(move || {
+                lower_priority();
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = match receiver.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return, // every hasher handle dropped
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
         }
+        PasswordHasher { params, admitted: Arc::new(Semaphore::new(concurrency + queue)), jobs }
     }
 
     pub fn params(&self) -> &PasswordParams {
@@ -48,19 +74,18 @@ impl PasswordHasher {
                 cause: "password hashing queue full".into(),
             });
         };
-        let permit = self.running.clone().acquire_owned().await.map_err(ApiError::internal)?;
         let params = self.params;
-        // The permits travel with the job: if the client goes away the hash
-        // still finishes, and still counts against the bound until it does.
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        let (done, result) = oneshot::channel();
+        // The admission travels with the job: if the client goes away the
+        // hash still finishes, and still counts against the bound until it does.
+        let task: Job = Box::new(move || {
             let _admission = admission;
-            job(&params)
-        })
-        .await
-        .map_err(ApiError::internal)?;
+            let _ = done.send(job(&params));
+        });
+        self.jobs.send(task).map_err(|_| ApiError::internal("password hashing pool stopped"))?;
+        let value = result.await.map_err(|_| ApiError::internal("password hashing job lost"))?;
         metrics::counter!("password_hashes_total").increment(1);
-        Ok(result)
+        Ok(value)
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
@@ -78,6 +103,19 @@ impl PasswordHasher {
             Verified { matches, rehash: matches && needs_rehash(&hash, params) }
         })
         .await
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (Linux: per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread's own id has no memory
+    // effects; failure only leaves the thread at normal priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, HASHING_NICE) != 0 {
+            tracing::debug!("could not lower the password hashing thread's priority");
+        }
     }
 }
 

@@ -157,6 +157,34 @@ impl Accounts {
         time::OffsetDateTime::now_utc().unix_timestamp()
     }
 
+    /// Seals bytes that are not a personal field but hold secrets all the
+    /// same (a stored response with tokens, for idempotent replay), with the
+    /// personal-data key ring; `context` is bound as associated data, so a
+    /// blob opens only where it was stored.
+    pub fn seal_blob(&self, bytes: &[u8], context: &str) -> String {
+        use base64::Engine;
+        self.fields.seal(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes), context.as_bytes())
+    }
+
+    /// Opens a blob from [`seal_blob`](Self::seal_blob) with the same `context`.
+    pub fn open_blob(&self, sealed: &str, context: &str) -> Result<Vec<u8>, ApiError> {
+        use base64::Engine;
+        let text = self.fields.open(sealed, context.as_bytes()).map_err(ApiError::internal)?;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(ApiError::internal)
+    }
+
+    /// The keyed hash of a client address the audit trail stores, for
+    /// anything else that must key on a client without keeping its address.
+    pub fn client_hash(&self, ip: IpAddr) -> String {
+        hash_ip(&self.ip_key, &ip.to_string())
+    }
+
+    /// Appends an audit row for a change made outside this service (a
+    /// feature flag, say).
+    pub(crate) async fn record(&self, event: &AuditEvent) -> Result<(), ApiError> {
+        Ok(self.store.append_audit(&self.audit, event).await?)
+    }
+
     /// The user a bearer token names, if its signature and lifetime check
     /// out; no database lookup (rate limiting keys on it, authentication
     /// still checks the session).

@@ -18,7 +18,9 @@ use serde::Serialize;
 use tokio::sync::RwLock;
 
 use crate::{
+    cache::ResponseCache,
     config::{Config, Secrets},
+    dependencies::Redis,
     error::ApiError,
     lifecycle::Lifecycle,
 };
@@ -45,10 +47,12 @@ pub struct Catalogue {
     vocabulary: RwLock<Arc<Vocabulary>>,
     /// Catalogue generation the vocabulary was built from (-1: never built).
     vocabulary_generation: std::sync::atomic::AtomicI64,
+    /// Serialized answers of the public reads, keyed by catalogue generation.
+    cache: ResponseCache,
 }
 
 impl Catalogue {
-    pub fn new(store: Store, config: &Config, secrets: &Secrets) -> Catalogue {
+    pub fn new(store: Store, config: &Config, secrets: &Secrets, redis: Option<Arc<Redis>>) -> Catalogue {
         Catalogue {
             store,
             cursor_key: CursorKey::derive(secrets.cursor_key.expose().as_bytes()),
@@ -56,7 +60,27 @@ impl Catalogue {
             refresh_every: Duration::from_secs(config.search.vocabulary_refresh_secs),
             vocabulary: RwLock::new(Arc::new(Vocabulary::default())),
             vocabulary_generation: (-1).into(),
+            cache: ResponseCache::new(&config.cache, redis),
         }
+    }
+
+    pub fn cache(&self) -> &ResponseCache {
+        &self.cache
+    }
+
+    /// What decides which recalls a list page shows, as a search fingerprint
+    /// (cursors are bound to it; cache keys use it).
+    pub fn list_fingerprint(filters: &RecallFilters, limit: u32) -> [u8; 32] {
+        AdvancedSearch {
+            text: None,
+            keywords: Vec::new(),
+            id: None,
+            filters: filters.clone(),
+            limit,
+            offset: 0,
+            cursor: None,
+        }
+        .fingerprint()
     }
 
     /// `POST /api/v1/search/advanced`.
@@ -83,16 +107,7 @@ impl Catalogue {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<ResultPage, ApiError> {
-        let fingerprint = AdvancedSearch {
-            text: None,
-            keywords: Vec::new(),
-            id: None,
-            filters: filters.clone(),
-            limit,
-            offset: 0,
-            cursor: None,
-        }
-        .fingerprint();
+        let fingerprint = Catalogue::list_fingerprint(&filters, limit);
         let query = RecallQuery { groups: Vec::new(), id: None, filters };
         self.page(&query, fingerprint, cursor, 0, limit).await
     }
@@ -157,10 +172,13 @@ impl Catalogue {
         self.store.recalls_by_gtin(gtin).await
     }
 
-    /// Rebuilds the vocabulary when the catalogue changed since it was built.
+    /// Rebuilds the vocabulary when the catalogue changed since it was built,
+    /// and moves the response cache to the current generation (so answers
+    /// after an import run through this process are fresh at once).
     pub async fn refresh_vocabulary(&self) -> Result<bool, StorageError> {
         use std::sync::atomic::Ordering;
         let generation = self.store.catalogue_generation().await?;
+        self.cache.observe_generation(generation);
         if generation == self.vocabulary_generation.load(Ordering::SeqCst) {
             return Ok(false);
         }
@@ -175,9 +193,10 @@ impl Catalogue {
         Ok(true)
     }
 
-    /// Keeps the vocabulary current (other instances and the `import` command
-    /// write too) until shutdown.
+    /// Keeps the vocabulary and the cache generation current (other
+    /// instances and the `import` command write too) until shutdown.
     pub fn spawn_refresher(self: &Arc<Self>, lifecycle: &Lifecycle) {
+        self.spawn_generation_watch(lifecycle);
         let catalogue = Arc::clone(self);
         let shutdown = lifecycle.shutdown_token();
         lifecycle.spawn(async move {
@@ -191,6 +210,48 @@ impl Catalogue {
                             tracing::warn!(error = %e, "search vocabulary refresh failed");
                         }
                     }
+                }
+            }
+        });
+    }
+
+    /// Reads the catalogue generation every `cache.generation_poll_ms`: how
+    /// an import by another process reaches this instance's cache. A lower
+    /// value is believed once it is read twice in a row (a restored
+    /// database), never from a single read that raced with an import.
+    fn spawn_generation_watch(self: &Arc<Self>, lifecycle: &Lifecycle) {
+        let catalogue = Arc::clone(self);
+        let shutdown = lifecycle.shutdown_token();
+        lifecycle.spawn(async move {
+            let mut tick = tokio::time::interval(catalogue.cache.poll_interval());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut lower_seen: Option<i64> = None;
+            let mut failing = false;
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let generation = match catalogue.store.catalogue_generation().await {
+                    Ok(generation) => generation,
+                    Err(e) => {
+                        if !failing {
+                            tracing::warn!(error = %e, "cannot read the catalogue generation; the cache keeps the last one");
+                        }
+                        failing = true;
+                        continue;
+                    }
+                };
+                failing = false;
+                if generation >= catalogue.cache.generation() {
+                    lower_seen = None;
+                    catalogue.cache.observe_generation(generation);
+                } else if lower_seen == Some(generation) {
+                    tracing::warn!(cache.generation = generation, "catalogue generation went back; cache reset");
+                    catalogue.cache.reset_generation(generation);
+                    lower_seen = None;
+                } else {
+                    lower_seen = Some(generation);
                 }
             }
         });

@@ -37,6 +37,9 @@ pub struct Config {
     pub http: HttpConfig,
     pub rate_limit: crate::rate_limit::RateLimitConfig,
     pub mail: crate::mail::MailConfig,
+    pub idempotency: crate::idempotency::IdempotencyConfig,
+    pub flags: crate::flags::FlagsConfig,
+    pub cache: crate::cache::CacheConfig,
     pub secrets: secrets::SecretsConfig,
 }
 
@@ -54,6 +57,9 @@ impl Default for Config {
             http: HttpConfig::default(),
             rate_limit: crate::rate_limit::RateLimitConfig::default(),
             mail: crate::mail::MailConfig::default(),
+            idempotency: crate::idempotency::IdempotencyConfig::default(),
+            flags: crate::flags::FlagsConfig::default(),
+            cache: crate::cache::CacheConfig::default(),
             secrets: secrets::SecretsConfig::default(),
         }
     }
@@ -125,6 +131,9 @@ impl Config {
         self.rate_limit.validate()?;
         self.http.validate()?;
         self.mail.validate().map_err(|m| ConfigError::new("mail", m))?;
+        self.idempotency.validate()?;
+        self.flags.validate()?;
+        self.cache.validate()?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "must not be empty"));
         }

@@ -28,6 +28,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long `/health/ready` waits for each dependency.
     pub readiness_timeout_ms: u64,
+    /// Requests served at once; more are refused with 503 (load shedding).
+    pub max_in_flight: usize,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +42,7 @@ impl Default for ServerConfig {
             request_timeout_ms: 30_000,
             max_body_bytes: 1024 * 1024,
             readiness_timeout_ms: 1_000,
+            max_in_flight: 2_048,
         }
     }
 }
@@ -49,6 +52,9 @@ impl ServerConfig {
         positive("server.drain_timeout_ms", self.drain_timeout_ms)?;
         positive("server.request_timeout_ms", self.request_timeout_ms)?;
         positive("server.readiness_timeout_ms", self.readiness_timeout_ms)?;
+        if self.max_in_flight == 0 {
+            return Err(ConfigError::new("server.max_in_flight", "must be greater than 0"));
+        }
         if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
             return Err(ConfigError::new("server.max_body_bytes", "must be between 1024 and 67108864"));
         }
@@ -69,6 +75,8 @@ pub struct DatabaseConfig {
     pub migrate_on_start: bool,
     /// Load the bundled sample recalls when the catalogue is empty at start.
     pub load_sample_data: bool,
+    /// SQLite only: MiB of the database file read through a memory map.
+    pub sqlite_mmap_mib: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -81,6 +89,7 @@ impl Default for DatabaseConfig {
             statement_timeout_ms: 5_000,
             migrate_on_start: true,
             load_sample_data: true,
+            sqlite_mmap_mib: 1024,
         }
     }
 }

@@ -6,6 +6,11 @@
 //!    that nothing, not even a refused request id, answers without them.
 //! 2. `request_context`: request id, access log line, request metrics,
 //!    `X-Request-ID` and `X-API-Version` headers.
+//!
+//!    Between these two, `crate::cache::no_store_by_default`: every response
+//!    whose handler chose no `Cache-Control` (accounts, admin, errors, even
+//!    a refused request id) gets `no-store`.
+//!
 //! 3. `cors`: only when `http.cors_allowed_origins` is not empty. Inside the
 //!    request context, so preflights are logged and carry a request id.
 //! 4. compression: gzip or br for bodies of at least
@@ -13,12 +18,19 @@
 //! 5. `rate_limit`: the client address (trusted proxies' `X-Forwarded-For`
 //!    believed), the tier of the matched route, `RateLimit-*` headers, and the
 //!    `RATE_LIMITED` envelope with `Retry-After` once a quota is spent.
-//! 6. `panic`: a panicking handler answers a 500 envelope; the server lives on.
-//! 7. `timeout`: a request slower than `server.request_timeout_ms` answers
+//! 6. `load_shed`: past `server.max_in_flight` requests in flight, 503 with
+//!    `Retry-After` at once (probes and scrapes exempt). Outside the rate
+//!    limiter's answer so a limited client's 429 costs no slot.
+//! 7. `idempotency` (in `crate::idempotency`): on the create routes listed
+//!    there, an `Idempotency-Key` runs the request once and replays its
+//!    response. Outside panic and timeout, so their 5xx release the key.
+//! 8. `panic`: a panicking handler answers a 500 envelope; the server lives on.
+//! 9. `timeout`: a request slower than `server.request_timeout_ms` answers
 //!    the contract's `TIMEOUT` envelope.
-//! 8. body limit: bodies over `server.max_body_bytes` answer 413.
+//! 10. body limit: bodies over `server.max_body_bytes` answer 413.
 
 mod cors;
+mod load_shed;
 mod panic;
 mod rate_limit;
 mod request_context;
@@ -50,6 +62,7 @@ pub use request_context::API_VERSION;
 /// exercise the real middleware.
 pub fn apply(router: Router, state: &AppState) -> Router {
     let request_timeout = Duration::from_millis(state.config().server.request_timeout_ms);
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(state.config().server.max_in_flight));
     let http = &state.config().http;
     let compress_when = SizeAbove::new(http.compression_min_bytes.into())
         .and(NotForContentType::SSE)
@@ -60,9 +73,12 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config().server.max_body_bytes))
         .layer(from_fn(move |req, next| timeout::enforce(request_timeout, req, next)))
         .layer(CatchPanicLayer::custom(panic::respond))
+        .layer(from_fn_with_state(state.clone(), crate::idempotency::guard))
+        .layer(from_fn(move |req, next| load_shed::shed(slots.clone(), req, next)))
         .layer(from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(compression.compress_when(compress_when))
         .layer(option_layer(cors::layer(http)))
         .layer(from_fn(request_context::handle))
+        .layer(from_fn(crate::cache::no_store_by_default))
         .layer(from_fn(move |req, next| security_headers.clone().apply(req, next)))
 }

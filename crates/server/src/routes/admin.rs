@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/audit", get(audit))
         .route("/api/v1/admin/users/{id}/restore", post(restore))
         .route("/api/v1/admin/users/{id}/role", put(set_role))
+        .route("/api/v1/admin/cache", get(cache))
 }
 
 #[derive(Serialize)]
@@ -124,4 +125,21 @@ pub async fn set_role(
     }
     state.accounts().set_role(&meta, &admin, &id, &body.role).await?;
     Ok(Envelope(json!({ "role": body.role })))
+}
+
+/// The response cache per class (hits, misses, hit ratio, entries, bytes,
+/// TTL) since this instance started, and the catalogue generation in use.
+#[utoipa::path(get, path = "/api/v1/admin/cache", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "`data: {enabled, generation, localMaxBytes, redis, classes: {<class>: {hits, misses, hitRatio, redisHits, evictions, entries, bytes, ttlSecs}}}`"),
+              (status = 403, description = "Not an admin")))]
+pub async fn cache(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> ApiResult<Envelope<crate::cache::CacheReport>> {
+    // Walks every cached entry: off the async workers.
+    let catalogue = std::sync::Arc::clone(state.catalogue());
+    let report = tokio::task::spawn_blocking(move || catalogue.cache().report())
+        .await
+        .map_err(|e| ApiError::Internal(format!("cache report failed: {e}")))?;
+    Ok(Envelope(report))
 }

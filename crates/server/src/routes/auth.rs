@@ -53,6 +53,17 @@ fn token_response(pair: TokenPair) -> Response {
     response
 }
 
+/// The `data` of register and JSON login: the account and its first tokens.
+fn signed_in(user_id: &str, pair: TokenPair) -> serde_json::Value {
+    json!({
+        "user_id": user_id,
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "token_type": pair.token_type,
+        "expires_in": pair.expires_in,
+    })
+}
+
 /// Tokens must never be cached by a proxy or the client.
 fn no_store(response: &mut Response) {
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, "no-store".parse().expect("static"));
@@ -68,30 +79,27 @@ pub struct RegisterBody {
 
 /// Creates an account and signs it in.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1..255 visible ASCII characters; a retry with the same key and body replays the first answer (`Idempotent-Replayed: true`) for 24 h")),
     request_body(content = serde_json::Value, description = "`{email, password, confirm_password}`; password 8..128 characters, not a common one"),
     responses((status = 201, description = "`data: {user_id, access_token, refresh_token}`"),
               (status = 400, description = "Invalid email or password (the message says which rule)"),
-              (status = 409, description = "An account with this email exists")))]
+              (status = 403, description = "Registration is closed (feature flag `auth.registration_open`)"),
+              (status = 409, description = "An account with this email exists, or a request with this Idempotency-Key is still running"),
+              (status = 422, description = "This Idempotency-Key was used for a different request")))]
 pub async fn register(
     State(state): State<AppState>,
     meta: RequestMeta,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> ApiResult<Response> {
+    let subject = meta.ip.map(|ip| ip.to_string()).unwrap_or_default();
+    if !state.flags().is_enabled(crate::flags::REGISTRATION_OPEN, &subject) {
+        return Err(ApiError::Forbidden("registration is closed".into()));
+    }
     bounded("email", &body.email)?;
     bounded("password", &body.password)?;
     let (user_id, pair) =
         state.accounts().register(&meta, &body.email, body.password, &body.confirm_password).await?;
-    let mut response = (
-        StatusCode::CREATED,
-        Envelope(json!({
-            "user_id": user_id,
-            "access_token": pair.access_token,
-            "refresh_token": pair.refresh_token,
-            "token_type": pair.token_type,
-            "expires_in": pair.expires_in,
-        })),
-    )
-        .into_response();
+    let mut response = (StatusCode::CREATED, Envelope(signed_in(&user_id, pair))).into_response();
     no_store(&mut response);
     Ok(response)
 }
@@ -155,14 +163,7 @@ pub async fn login(
     bounded("email", &body.email)?;
     bounded("password", &body.password)?;
     let (user_id, pair) = state.accounts().login(&meta, &body.email, body.password).await?;
-    let mut response = Envelope(json!({
-        "user_id": user_id,
-        "access_token": pair.access_token,
-        "refresh_token": pair.refresh_token,
-        "token_type": pair.token_type,
-        "expires_in": pair.expires_in,
-    }))
-    .into_response();
+    let mut response = Envelope(signed_in(&user_id, pair)).into_response();
     no_store(&mut response);
     Ok(response)
 }

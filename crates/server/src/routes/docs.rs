@@ -9,7 +9,7 @@ use utoipa::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{account, admin, agencies, auth, barcode, health, recalls, search};
+use super::{account, admin, agencies, auth, barcode, flags, health, recalls, search};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,7 +25,8 @@ use super::{account, admin, agencies, auth, barcode, health, recalls, search};
         auth::register, auth::token, auth::login, auth::refresh, auth::logout, auth::me, auth::update_me,
         auth::change_password, auth::reset_request, auth::reset_confirm,
         account::delete_account, account::legacy_delete,
-        admin::audit, admin::restore, admin::set_role,
+        admin::audit, admin::restore, admin::set_role, admin::cache,
+        flags::list, flags::update,
     ),
     modifiers(&OperatorToken),
     tags((name = "recalls", description = "Recall catalogue"), (name = "auth", description = "Accounts and sign-in"),

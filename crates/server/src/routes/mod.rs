@@ -7,6 +7,7 @@ mod agencies;
 mod auth;
 mod barcode;
 mod docs;
+mod flags;
 mod health;
 mod metrics;
 mod recalls;
@@ -30,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(account::router())
         .merge(admin::router())
+        .merge(flags::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())

@@ -6,15 +6,14 @@ use axum::{
     routing::get,
 };
 use babyshield_domain::{
-    AgencyCode, Recall, RecallFilters, RecallId, RiskCategory, Severity,
+    AgencyCode, RecallFilters, RecallId, RiskCategory, Severity,
     search::{DEFAULT_LIMIT, MAX_CURSOR_LEN, MAX_LIMIT},
     ymd,
 };
-use babyshield_storage::recalls::RecallStats;
 
 use crate::{
-    catalogue::ResultPage,
-    envelope::Envelope,
+    cache::{self, CacheClass, CachedJson, IfNoneMatch},
+    catalogue::Catalogue,
     error::{ApiError, ApiResult},
     state::AppState,
 };
@@ -28,14 +27,26 @@ pub fn router() -> Router<AppState> {
 
 /// One recall in the detail shape. Ids may contain `/` (EU Safety Gate).
 #[utoipa::path(get, path = "/api/v1/recall/{id}", tag = "recalls",
-    params(("id" = String, Path, description = "Recall id, `[A-Za-z0-9/_\\-.]+`")),
-    responses((status = 200, description = "`data`: the recall detail"), (status = 404, description = "No such recall")))]
-pub async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Envelope<Recall>> {
+    params(("id" = String, Path, description = "Recall id, `[A-Za-z0-9/_\\-.]+`"),
+           ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
+    responses((status = 200, description = "`data`: the recall detail; `ETag`"),
+              (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+              (status = 404, description = "No such recall")))]
+pub async fn detail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    conditional: IfNoneMatch,
+) -> ApiResult<CachedJson> {
     let id = RecallId::parse(&id).map_err(|e| ApiError::invalid("id", e))?;
-    match state.catalogue().recall(id.as_str()).await? {
-        Some(recall) => Ok(Envelope(recall)),
-        None => Err(ApiError::NotFound(format!("no recall with id {}", id.as_str()))),
-    }
+    let catalogue = state.catalogue();
+    let load = async {
+        catalogue
+            .recall(id.as_str())
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no recall with id {}", id.as_str())))
+    };
+    let entry = catalogue.cache().get_or_load(CacheClass::Detail, id.as_str(), load).await?;
+    Ok(conditional.answer(entry))
 }
 
 /// Recall list, newest first, with filters and cursor paging.
@@ -47,22 +58,34 @@ pub async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> Ap
         ("date_from" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
         ("date_to" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
         ("limit" = Option<u32>, Query, description = "1..50, default 20"),
-        ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page")),
-    responses((status = 200, description = "`data: {items, total, limit, offset, nextCursor, hasMore}`")))]
+        ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
+    responses((status = 200, description = "`data: {items, total, limit, offset, nextCursor, hasMore}`; `ETag`"),
+              (status = 304, description = "Unchanged since the `If-None-Match` ETag")))]
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
-) -> ApiResult<Envelope<ResultPage>> {
+    conditional: IfNoneMatch,
+) -> ApiResult<CachedJson> {
     let (filters, cursor, limit) = parse_list_params(params)?;
-    Ok(Envelope(state.catalogue().list(filters, cursor.as_deref(), limit).await?))
+    let key = cache::key::page(&Catalogue::list_fingerprint(&filters, limit), limit, 0, cursor.as_deref());
+    let catalogue = state.catalogue();
+    let load = catalogue.list(filters, cursor.as_deref(), limit);
+    let entry = catalogue.cache().get_or_load(CacheClass::List, &key, load).await?;
+    Ok(conditional.answer(entry))
 }
 
 /// Dashboard figures: counts by agency, severity, category and month, and
 /// the newest recall per agency.
 #[utoipa::path(get, path = "/api/v1/recalls/stats", tag = "recalls",
-    responses((status = 200, description = "`data: {total, byAgency, bySeverity, byCategory, byMonth, newestByAgency}`")))]
-pub async fn stats(State(state): State<AppState>) -> ApiResult<Envelope<RecallStats>> {
-    Ok(Envelope(state.store().recall_stats().await?))
+    params(("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer")),
+    responses((status = 200, description = "`data: {total, byAgency, bySeverity, byCategory, byMonth, newestByAgency}`; `ETag`"),
+              (status = 304, description = "Unchanged since the `If-None-Match` ETag")))]
+pub async fn stats(State(state): State<AppState>, conditional: IfNoneMatch) -> ApiResult<CachedJson> {
+    let store = state.store();
+    let load = async { Ok::<_, ApiError>(store.recall_stats().await?) };
+    let entry = state.catalogue().cache().get_or_load(CacheClass::Stats, "all", load).await?;
+    Ok(conditional.answer(entry))
 }
 
 const LIST_PARAMS: &[&str] =

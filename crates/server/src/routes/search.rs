@@ -2,8 +2,7 @@ use axum::{Router, extract::State, routing::post};
 use babyshield_domain::{AdvancedSearch, SearchRequestError};
 
 use crate::{
-    catalogue::ResultPage,
-    envelope::Envelope,
+    cache::{self, CacheClass, CachedJson},
     error::{ApiError, ApiResult},
     extract::ApiJson,
     state::AppState,
@@ -14,7 +13,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Typo-tolerant recall search with filters and cursor paging
-/// (CONTRACT.md "Advanced search").
+/// (CONTRACT.md "Advanced search"). Answers are cached by the request's
+/// canonical form, so different JSON spellings of one query share an entry.
 #[utoipa::path(post, path = "/api/v1/search/advanced", tag = "recalls",
     request_body(content = serde_json::Value, description = "`query|product`, `keywords`, `id`, `agencies|agency`, `severity|risk_level`, `riskCategory|product_category`, `date_from`, `date_to`, `limit` (1..50), `offset`, `nextCursor`; unknown fields are rejected"),
     responses(
@@ -23,10 +23,14 @@ pub fn router() -> Router<AppState> {
 pub async fn advanced(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<serde_json::Value>,
-) -> ApiResult<Envelope<ResultPage>> {
+) -> ApiResult<CachedJson> {
     let request = AdvancedSearch::from_json(body).map_err(|e| match e {
         SearchRequestError::UnknownFields(fields) => ApiError::UnknownFields(fields),
         SearchRequestError::Invalid { field, message } => ApiError::invalid(&field, message),
     })?;
-    Ok(Envelope(state.catalogue().search(&request).await?))
+    let key =
+        cache::key::page(&request.fingerprint(), request.limit, request.offset, request.cursor.as_deref());
+    let catalogue = state.catalogue();
+    let entry = catalogue.cache().get_or_load(CacheClass::Search, &key, catalogue.search(&request)).await?;
+    Ok(CachedJson::private(entry))
 }

@@ -219,3 +219,47 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     }
     assert_eq!(forwarded(&direct, "203.0.113.3").await.unwrap().status(), 429);
 }
+
+/// A request that stays in flight: its body is only half sent.
+async fn half_sent_search(app: &TestApp) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let body = br#"{"query":"crib","limit":5}"#;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/search/advanced HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..5]).await.unwrap();
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_in_flight_limit_requests_get_503_at_once_and_probes_still_answer() {
+    let app = TestApp::spawn_with(Db::Sqlite, |c| c.server.max_in_flight = 1).await;
+    let held = half_sent_search(&app).await;
+    let mut shed = None;
+    for _ in 0..50 {
+        let response = app.get("/api/v1/agencies").await;
+        if response.status() == 503 {
+            shed = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let shed = shed.expect("the second request is refused while the first holds the only slot");
+    assert_eq!(header(&shed, "retry-after").as_deref(), Some("1"));
+    let (_, body) = json(shed).await;
+    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+    assert_eq!(app.get("/health/live").await.status(), 200, "probes are exempt");
+    drop(held);
+    let mut recovered = false;
+    for _ in 0..50 {
+        if app.get("/api/v1/agencies").await.status() == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(recovered, "the slot is released when the held request ends");
+}

@@ -3,8 +3,11 @@
 mod harness;
 
 mod accounts;
+mod caching;
 mod catalogue;
+mod flags;
 mod foundation;
 mod hardening;
+mod idempotency;
 mod limits;
 mod outages;

@@ -12,6 +12,12 @@ pub struct OutboxMessage {
     pub body_sealed: String,
 }
 
+type OutboxRow = (i64, String, String, String, String);
+
+fn message((id, created_at, recipient_sealed, subject, body_sealed): OutboxRow) -> OutboxMessage {
+    OutboxMessage { id, created_at, recipient_sealed, subject, body_sealed }
+}
+
 impl Store {
     pub async fn outbox_push(
         &self,
@@ -34,7 +40,7 @@ impl Store {
 
     /// Newest first.
     pub async fn outbox_latest(&self, limit: i64) -> Result<Vec<OutboxMessage>, StorageError> {
-        let rows: Vec<(i64, String, String, String, String)> = crate::on_pool!(self, p => {
+        let rows: Vec<OutboxRow> = crate::on_pool!(self, p => {
             sqlx::query_as(
                 "SELECT id, created_at, recipient_sealed, subject, body_sealed FROM mail_outbox ORDER BY id DESC LIMIT $1",
             )
@@ -42,16 +48,7 @@ impl Store {
             .fetch_all(p)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(id, created_at, recipient_sealed, subject, body_sealed)| OutboxMessage {
-                id,
-                created_at,
-                recipient_sealed,
-                subject,
-                body_sealed,
-            })
-            .collect())
+        Ok(rows.into_iter().map(message).collect())
     }
 }
 
@@ -63,7 +60,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StorageError> {
         let prefix = format!("v1:{current_kid}:%");
-        let rows: Vec<(i64, String, String, String, String)> = crate::on_pool!(self, p => {
+        let rows: Vec<OutboxRow> = crate::on_pool!(self, p => {
             sqlx::query_as(
                 "SELECT id, created_at, recipient_sealed, subject, body_sealed FROM mail_outbox \
                  WHERE recipient_sealed NOT LIKE $1 OR body_sealed NOT LIKE $1 ORDER BY id LIMIT $2",
@@ -73,16 +70,7 @@ impl Store {
             .fetch_all(p)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(id, created_at, recipient_sealed, subject, body_sealed)| OutboxMessage {
-                id,
-                created_at,
-                recipient_sealed,
-                subject,
-                body_sealed,
-            })
-            .collect())
+        Ok(rows.into_iter().map(message).collect())
     }
 
     /// Stores re-sealed fields if the row still holds what was read.

@@ -4,7 +4,7 @@
 
 use babyshield_security::AuditChain;
 
-use super::{AuditEvent, audit::append_in_tx, now_rfc3339};
+use super::{AuditEvent, audit::append_in_tx, now_rfc3339, revoke_user_sessions};
 use crate::{StorageError, Store};
 
 /// What an access token's `sid` points at, checked on every request.
@@ -243,14 +243,7 @@ impl Store {
                         .bind(&user_id)
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query(
-                        "UPDATE sessions SET revoked_at = $1, revoke_reason = 'password_reset' \
-                         WHERE user_id = $2 AND revoked_at IS NULL",
-                    )
-                    .bind(&now)
-                    .bind(&user_id)
-                    .execute(&mut *tx)
-                    .await?;
+                    revoke_user_sessions!(tx, &user_id, "password_reset", &now);
                     let event = audit(&user_id);
                     append_in_tx!(tx, chain, &event);
                     Some(user_id)

@@ -4,7 +4,7 @@
 
 use babyshield_security::AuditChain;
 
-use super::{AuditEvent, audit::append_in_tx, now_rfc3339};
+use super::{AuditEvent, audit::append_in_tx, now_rfc3339, revoke_user_sessions};
 use crate::{StorageError, Store};
 
 #[derive(Debug, Clone)]
@@ -169,14 +169,7 @@ impl Store {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $1, revoke_reason = 'password_changed' \
-                 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(&now)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+            revoke_user_sessions!(tx, user_id, "password_changed", &now);
             append_in_tx!(tx, chain, audit);
         });
         Ok(())
@@ -214,14 +207,7 @@ impl Store {
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $1, revoke_reason = 'account_deleted' \
-                 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(&now)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+            revoke_user_sessions!(tx, user_id, "account_deleted", &now);
             append_in_tx!(tx, chain, audit);
         });
         Ok(())
