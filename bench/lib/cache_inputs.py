@@ -40,6 +40,7 @@ import random
 import re
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in bench/lib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare import BASE_QUERIES, FILTERED  # noqa: E402
 

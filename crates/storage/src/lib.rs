@@ -13,6 +13,7 @@ mod migrations;
 mod pool;
 pub mod recalls;
 
+pub use babyshield_resilience::{BreakerConfig, BreakerState};
 pub use error::StorageError;
 pub use migrations::MigrationStatus;
 pub use pool::{Backend, DatabaseSettings, PoolStats, Store};
@@ -43,12 +44,14 @@ macro_rules! in_write_tx {
     ($store:expr, unlocked $tx:ident => $body:expr) => {
         match $store.pool() {
             $crate::Pool::Sqlite(p) => {
+                $store.ensure_available()?;
                 let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
             }
             $crate::Pool::Postgres(p) => {
+                $store.ensure_available()?;
                 let mut $tx = p.begin().await?;
                 let out = $body;
                 $tx.commit().await?;
@@ -59,12 +62,14 @@ macro_rules! in_write_tx {
     ($store:expr, $tx:ident => $body:expr) => {
         match $store.pool() {
             $crate::Pool::Sqlite(p) => {
+                $store.ensure_available()?;
                 let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
             }
             $crate::Pool::Postgres(p) => {
+                $store.ensure_available()?;
                 let mut $tx = p.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(7262)").execute(&mut *$tx).await?;
                 let out = $body;

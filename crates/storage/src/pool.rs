@@ -1,4 +1,6 @@
-use std::{future::Future, path::Path, str::FromStr, time::Duration};
+use std::{future::Future, path::Path, str::FromStr, sync::Arc, time::Duration};
+
+use babyshield_resilience::{BreakerConfig, BreakerState, CircuitBreaker, RetryBudget, RetryPolicy};
 
 use sqlx::{
     PgPool, SqlitePool,
@@ -23,6 +25,10 @@ pub struct DatabaseSettings {
     /// SQLite: how much of the file to read through a memory map (page reads
     /// without a syscall each; mapped pages count in RSS but are page cache).
     pub sqlite_mmap_mib: u64,
+    /// Failures (unavailable database) that open the database breaker.
+    pub breaker: BreakerConfig,
+    /// Retries of idempotent reads after a transient failure.
+    pub read_retries: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +69,16 @@ pub struct Store {
     pool: Pool,
     statement_timeout: Duration,
     max_connections: u32,
+    guard: Arc<Guard>,
+}
+
+/// What keeps a failing database from being hammered: the breaker, and a
+/// retry policy for idempotent reads bounded by a retry budget.
+#[derive(Debug)]
+struct Guard {
+    breaker: CircuitBreaker,
+    retry: RetryPolicy,
+    budget: RetryBudget,
 }
 
 /// A snapshot of the connection pool for health pages and metrics.
@@ -123,10 +139,21 @@ impl Store {
                 Pool::Postgres(pool)
             }
         };
+        let guard = Guard {
+            breaker: CircuitBreaker::new("database", settings.breaker),
+            retry: RetryPolicy {
+                max_retries: settings.read_retries,
+                base: Duration::from_millis(20),
+                cap: Duration::from_millis(250),
+            },
+            // One retry per ten reads at most, ten saved up for a burst.
+            budget: RetryBudget::new(0.1, 10),
+        };
         Ok(Store {
             pool,
             statement_timeout: settings.statement_timeout,
             max_connections: settings.max_connections,
+            guard: Arc::new(guard),
         })
     }
 
@@ -175,16 +202,62 @@ impl Store {
         crate::on_pool!(self, p => p.close().await)
     }
 
-    /// Bounds a storage future by the statement timeout, so a stuck database
-    /// turns into a 503 instead of a hung request.
+    /// The database circuit breaker's state, for health pages and metrics.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.guard.breaker.state()
+    }
+
+    /// Refuses at once while the breaker is open (writes call this first).
+    pub fn ensure_available(&self) -> Result<(), StorageError> {
+        if self.guard.breaker.allow() {
+            Ok(())
+        } else {
+            Err(StorageError::Unavailable("database circuit breaker is open".into()))
+        }
+    }
+
+    /// Feeds an outcome to the breaker: only "unavailable" counts as failure.
+    fn record<T>(&self, result: &Result<T, StorageError>) {
+        match result {
+            Err(StorageError::Unavailable(_)) => self.guard.breaker.record_failure(),
+            _ => self.guard.breaker.record_success(),
+        }
+    }
+
+    /// One attempt, bounded by the statement timeout (a stuck database turns
+    /// into a 503 instead of a hung request) and guarded by the breaker.
     pub(crate) async fn timed<T>(
         &self,
         fut: impl Future<Output = Result<T, StorageError>>,
     ) -> Result<T, StorageError> {
+        self.ensure_available()?;
         // The server-side timeout fires first on PostgreSQL; this one is the
         // backstop (and the only one for SQLite). Allow for pool acquisition.
         let limit = self.statement_timeout + Duration::from_millis(250);
-        tokio::time::timeout(limit, fut).await.unwrap_or(Err(StorageError::timeout(limit)))
+        let result = tokio::time::timeout(limit, fut).await.unwrap_or(Err(StorageError::timeout(limit)));
+        self.record(&result);
+        result
+    }
+
+    /// An idempotent read: like [`Store::timed`], retried after a transient
+    /// failure with full-jitter backoff while the retry budget allows.
+    pub(crate) async fn read<T, F, Fut>(&self, op: F) -> Result<T, StorageError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, StorageError>>,
+    {
+        self.guard.budget.deposit();
+        let mut attempt = 0;
+        loop {
+            let result = self.timed(op()).await;
+            let transient = matches!(&result, Err(StorageError::Unavailable(_)));
+            if !transient || attempt >= self.guard.retry.max_retries || !self.guard.budget.try_withdraw() {
+                return result;
+            }
+            attempt += 1;
+            metrics::counter!("db_read_retries_total").increment(1);
+            tokio::time::sleep(self.guard.retry.backoff(attempt)).await;
+        }
     }
 }
 

@@ -77,6 +77,11 @@ pub struct DatabaseConfig {
     pub load_sample_data: bool,
     /// SQLite only: MiB of the database file read through a memory map.
     pub sqlite_mmap_mib: u64,
+    /// Database failures that open its circuit breaker (default: 5 in 60 s).
+    pub breaker: crate::resilience::BreakerConfig,
+    /// Retries of idempotent reads after a transient failure (full jitter,
+    /// at most one retry per ten reads overall).
+    pub read_retries: u32,
 }
 
 impl Default for DatabaseConfig {
@@ -90,6 +95,8 @@ impl Default for DatabaseConfig {
             migrate_on_start: true,
             load_sample_data: true,
             sqlite_mmap_mib: 1024,
+            breaker: crate::resilience::BreakerConfig { failures: 5, window_secs: 60, open_secs: 5 },
+            read_retries: 2,
         }
     }
 }
@@ -114,6 +121,10 @@ impl DatabaseConfig {
             ));
         }
         positive("database.acquire_timeout_ms", self.acquire_timeout_ms)?;
+        self.breaker.validate("database.breaker").map_err(|m| ConfigError::new("database.breaker", m))?;
+        if self.read_retries > 5 {
+            return Err(ConfigError::new("database.read_retries", "must be at most 5"));
+        }
         positive("database.statement_timeout_ms", self.statement_timeout_ms)
     }
 }

@@ -1,6 +1,4 @@
-//! Staying up when dependencies are not: the one circuit-breaker type every
-//! dependency uses.
+//! Re-exported from the `babyshield-resilience` crate, which the storage
+//! layer shares.
 
-mod breaker;
-
-pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub use babyshield_resilience::{BreakerConfig, BreakerState, CircuitBreaker, RetryBudget, RetryPolicy};

@@ -118,7 +118,10 @@ pub async fn detailed(_: OperatorAccess, state: axum::extract::State<AppState>) 
         },
         "catalogue": state.catalogue().summary(),
         "dependencies": checks,
-        "breakers": { "redis": state.redis().map(|r| r.breaker().state()) },
+        "breakers": {
+            "database": state.store().breaker_state(),
+            "redis": state.redis().map(|r| r.breaker().state()),
+        },
     }))
     .into_response()
 }

@@ -220,16 +220,22 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     assert_eq!(forwarded(&direct, "203.0.113.3").await.unwrap().status(), 429);
 }
 
-/// A request that stays in flight: its body is only half sent.
+/// A request that stays in flight: its body is only half sent. The server's
+/// `100 Continue` proves the handler is already reading the body, so the
+/// request holds its slot before this returns.
 async fn half_sent_search(app: &TestApp) -> tokio::net::TcpStream {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let body = br#"{"query":"crib","limit":5}"#;
     let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let head = format!(
-        "POST /api/v1/search/advanced HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        "POST /api/v1/search/advanced HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         expect: 100-continue\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer)).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 100"), "{:?}", &answer[..n]);
     stream.write_all(&body[..5]).await.unwrap();
     stream
 }

@@ -31,7 +31,8 @@ async fn readiness_turns_503_naming_the_database_when_it_stops_and_200_when_it_r
     let via_proxy = format!("{prefix}@{}/{db_name}", proxy.addr);
 
     let dir = tempfile::tempdir().unwrap();
-    let config = test_config(dir.path(), &via_proxy);
+    let mut config = test_config(dir.path(), &via_proxy);
+    config.database.breaker.open_secs = 1;
     let app = TestApp::start(config, dir).await;
     eventually(&app, "/health/ready", 200).await;
 
@@ -47,7 +48,53 @@ async fn readiness_turns_503_naming_the_database_when_it_stops_and_200_when_it_r
 
     proxy.unblock();
     eventually(&app, "/health/ready", 200).await;
-    assert_eq!(app.get("/api/v1/agencies").await.status(), 200);
+    eventually(&app, "/api/v1/recalls", 200).await;
+    app.stop().await.unwrap();
+}
+
+fn breaker_state(metrics: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with("circuit_breaker_state{") && l.contains("dependency=\"database\""))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_breaker_opens_refuses_fast_half_opens_and_closes_against_a_real_outage() {
+    let direct = fresh_pg_database().await;
+    let (prefix, rest) = direct.split_once("@").unwrap();
+    let (host_port, db_name) = rest.split_once('/').unwrap();
+    let proxy = Proxy::start(host_port.parse().unwrap()).await;
+    let via_proxy = format!("{prefix}@{}/{db_name}", proxy.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), &via_proxy);
+    config.database.breaker.failures = 3;
+    config.database.breaker.open_secs = 1;
+    config.database.read_retries = 0;
+    let app = TestApp::start(config, dir).await;
+    eventually(&app, "/api/v1/recalls", 200).await;
+
+    proxy.block();
+    let mut opened = false;
+    for _ in 0..20 {
+        let (status, _) = json(app.get("/api/v1/recalls?limit=1").await).await;
+        assert_eq!(status, 503, "an unavailable database is a 503, never a 500");
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        if breaker_state(&metrics) == Some(2.0) {
+            opened = true;
+            break;
+        }
+    }
+    assert!(opened, "the breaker opens after repeated failures");
+    let (status, body) = json(app.get("/api/v1/recalls?limit=2").await).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+
+    proxy.unblock();
+    // After open_secs one trial call goes through, succeeds, and closes it.
+    eventually(&app, "/api/v1/recalls?limit=3", 200).await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(breaker_state(&metrics), Some(0.0), "closed again");
     app.stop().await.unwrap();
 }
 

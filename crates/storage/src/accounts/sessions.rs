@@ -79,7 +79,7 @@ impl Store {
         session_id: &str,
         now_unix: i64,
     ) -> Result<Option<SessionInfo>, StorageError> {
-        self.timed(async {
+        self.read(|| async {
             let row: Option<(String, String, String, Option<String>, i64, String)> = crate::on_pool!(self, p => {
                 sqlx::query_as(
                     "SELECT s.user_id, u.role, u.status, s.revoked_at, s.expires_at, s.created_at FROM sessions s \

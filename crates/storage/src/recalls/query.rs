@@ -122,12 +122,12 @@ impl Store {
         };
 
         let count_args = Args::from_prefix(&args, count_args_len);
-        self.timed(async {
+        self.read(|| async {
             let (total, rows): (i64, Vec<(String, String, i64)>) = crate::on_pool!(self, p => {
-                let total = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), count_args)
+                let total = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), count_args)
                     .fetch_one(p)
                     .await?;
-                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(page_sql)), args).fetch_all(p).await?;
+                let rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(page_sql.clone())), args).fetch_all(p).await?;
                 (total, rows)
             });
             let items = rows

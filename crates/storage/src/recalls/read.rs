@@ -48,7 +48,7 @@ pub struct RecallStats {
 
 impl Store {
     pub async fn recall_by_id(&self, id: &str) -> Result<Option<Recall>, StorageError> {
-        self.timed(async {
+        self.read(|| async {
             let doc: Option<String> = crate::on_pool!(self, p => {
                 sqlx::query_scalar("SELECT doc FROM recalls WHERE id = $1").bind(id).fetch_optional(p).await?
             });
@@ -60,7 +60,7 @@ impl Store {
     /// Every recall carrying `gtin` in any of its padded forms (they are all
     /// stored as the 14-digit form), newest first.
     pub async fn recalls_by_gtin(&self, gtin: &Gtin) -> Result<Vec<Recall>, StorageError> {
-        self.timed(async {
+        self.read(|| async {
             let docs: Vec<String> = crate::on_pool!(self, p => {
                 sqlx::query_scalar(
                     "SELECT r.doc FROM recall_gtins g JOIN recalls r ON r.rid = g.recall_rid \
@@ -77,7 +77,7 @@ impl Store {
     }
 
     pub async fn agencies(&self) -> Result<Vec<AgencyRow>, StorageError> {
-        self.timed(async {
+        self.read(|| async {
             let rows: Vec<(String, String, String, String)> = crate::on_pool!(self, p => {
                 sqlx::query_as("SELECT code, name, country, website FROM agencies ORDER BY position")
                     .fetch_all(p)
@@ -92,7 +92,7 @@ impl Store {
     }
 
     pub async fn recall_stats(&self) -> Result<RecallStats, StorageError> {
-        self.timed(async {
+        self.read(|| async {
             crate::on_pool!(self, p => {
                 let counts = |sql: &'static str| async move {
                     let rows: Vec<(String, i64)> = sqlx::query_as(sql).fetch_all(p).await?;
@@ -127,7 +127,7 @@ impl Store {
     }
 
     pub async fn count_recalls(&self) -> Result<i64, StorageError> {
-        self.timed(async {
+        self.read(|| async {
             Ok(crate::on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM recalls").fetch_one(p).await?))
         })
         .await
@@ -135,7 +135,7 @@ impl Store {
 
     /// Changes whenever a write changes the catalogue.
     pub async fn catalogue_generation(&self) -> Result<i64, StorageError> {
-        self.timed(async {
+        self.read(|| async {
             Ok(crate::on_pool!(self, p => {
                 sqlx::query_scalar("SELECT generation FROM catalogue_generation WHERE singleton = 1").fetch_one(p).await?
             }))
