@@ -269,3 +269,25 @@ async fn past_the_in_flight_limit_requests_get_503_at_once_and_probes_still_answ
     }
     assert!(recovered, "the slot is released when the held request ends");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_slower_than_the_timeout_gets_the_timeout_envelope() {
+    use tokio::io::AsyncReadExt;
+    let app = TestApp::spawn_with(Db::Sqlite, |c| c.server.request_timeout_ms = 300).await;
+    let mut stream = half_sent_search(&app).await;
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // The client never finishes its body; the server answers on its own.
+    while !String::from_utf8_lossy(&raw).contains("\"traceId\"") {
+        let n =
+            tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await.unwrap().unwrap();
+        assert!(n > 0, "connection closed without an answer: {}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let status_line =
+        text.lines().find(|l| l.starts_with("HTTP/1.1 ") && !l.starts_with("HTTP/1.1 100")).unwrap();
+    assert_eq!(status_line.trim(), "HTTP/1.1 504 Gateway Timeout");
+    assert!(text.contains("\"code\":\"TIMEOUT\""), "{text}");
+    assert!(text.to_ascii_lowercase().contains("x-request-id:"));
+}
