@@ -2,7 +2,7 @@
 """Derive the search inputs of bench/cache from a recall data set.
 
     cache_inputs.py DATASET OUTDIR [--seed 11] [--overhead 60000] [--warmup 5000]
-                    [--pool 5000] [--zipf-s 1.1] [--zipf-requests 200000]
+                    [--pool 5000] [--zipf-s 1.1] [--zipf-requests 1000000]
 
 Reads the JSON Lines data set once (streaming) and writes into OUTDIR:
 
@@ -75,7 +75,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=5000)
     ap.add_argument("--pool", type=int, default=5000)
     ap.add_argument("--zipf-s", type=float, default=1.1)
-    ap.add_argument("--zipf-requests", type=int, default=200000)
+    ap.add_argument("--zipf-requests", type=int, default=1000000)
     a = ap.parse_args()
     rng = random.Random(a.seed)
 

@@ -2,7 +2,7 @@
 //! pool of `concurrency` threads (one per core by default) computes hashes,
 //! and at most `queue` more wait. Beyond that a login gets 503 with
 //! `Retry-After` at once. The pool's threads run at a lower OS priority
-//! (nice 10), so under a login flood the scheduler still gives request
+//! (nice 19, the lowest), so under a login flood the scheduler still gives request
 //! handling (search, health) the CPU first, while idle cores hash at full
 //! speed.
 
@@ -16,7 +16,7 @@ use crate::error::ApiError;
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Niceness of the hashing threads (0 normal, 19 lowest).
-const HASHING_NICE: i32 = 10;
+const HASHING_NICE: i32 = 19;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
