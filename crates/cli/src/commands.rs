@@ -217,3 +217,44 @@ pub async fn outbox(config_path: Option<&Path>, limit: i64) -> anyhow::Result<Ex
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub async fn ingest(config_path: Option<&Path>, source: &str, file: &Path) -> anyhow::Result<ExitCode> {
+    let source =
+        babyshield_ingest::Source::parse(source).with_context(|| format!("unknown source {source}"))?;
+    let config = load(config_path)?;
+    telemetry::init_logging(&config.log);
+    let store = open_store(&config).await?;
+    if config.database.migrate_on_start {
+        store.migrate().await.context("cannot migrate the database")?;
+    }
+    let size = std::fs::metadata(file).with_context(|| format!("cannot open {}", file.display()))?.len();
+    if size > babyshield_server::ingest_run::MAX_PAGE_BYTES as u64 {
+        anyhow::bail!(
+            "{} is larger than {} bytes",
+            file.display(),
+            babyshield_server::ingest_run::MAX_PAGE_BYTES
+        );
+    }
+    let bar = progress_bar(None);
+    bar.set_message(format!("ingesting {}", file.display()));
+    let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let run = babyshield_server::ingest_run::ingest_page(&store, source, &body, "file").await;
+    bar.finish_and_clear();
+    let run = run.context("cannot record the run")?;
+    let quarantine = store.ingest_quarantine(run.id, 1000).await.unwrap_or_default();
+    store.close().await;
+    for q in &quarantine {
+        eprintln!("quarantined {}: {}", q.source_id.as_deref().unwrap_or("(no id)"), q.error);
+    }
+    println!(
+        "run {} ({}): fetched {}, inserted {}, updated {}, unchanged {}, quarantined {}",
+        run.id, run.status, run.fetched, run.inserted, run.updated, run.unchanged, run.quarantined
+    );
+    match run.error {
+        Some(error) => {
+            eprintln!("error: ingestion failed: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
+}

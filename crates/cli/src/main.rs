@@ -33,6 +33,15 @@ enum Command {
               value_parser = clap::value_parser!(u64).range(1..=50_000))]
         batch_size: u64,
     },
+    /// Ingest one page of an agency's data in its own format (CPSC Recall
+    /// Retrieval JSON, openFDA enforcement, Health Canada list or detail).
+    Ingest {
+        #[arg(long, value_parser = ["cpsc", "fda-food", "fda-drug", "fda-device", "health-canada"])]
+        source: String,
+        /// The page, as downloaded from the agency.
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -102,6 +111,7 @@ fn main() -> ExitCode {
                 commands::import(config_path, &file, batch_size as usize).await
             }
             Command::GenData { count, seed, output } => commands::gen_data(count, seed, output.as_deref()),
+            Command::Ingest { source, file } => commands::ingest(config_path, &source, &file).await,
             Command::User(UserCommand::CreateAdmin { email }) => {
                 commands::create_admin(config_path, &email).await
             }

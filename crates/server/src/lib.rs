@@ -15,6 +15,7 @@ mod extract;
 pub mod flags;
 pub mod idempotency;
 pub mod import;
+pub mod ingest_run;
 mod lifecycle;
 pub mod mail;
 pub mod middleware;

@@ -9,6 +9,7 @@ pub mod accounts;
 mod error;
 pub mod flags;
 pub mod idempotency;
+pub mod ingest;
 mod migrations;
 mod pool;
 pub mod recalls;

@@ -21,12 +21,14 @@ const SQLITE: &[MigrationFile] = migration_list!("sqlite":
     2 => "0002_recalls.sql",
     3 => "0003_accounts.sql",
     4 => "0004_idempotency_flags.sql",
+    5 => "0005_ingest.sql",
 );
 const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     1 => "0001_agencies.sql",
     2 => "0002_recalls.sql",
     3 => "0003_accounts.sql",
     4 => "0004_idempotency_flags.sql",
+    5 => "0005_ingest.sql",
 );
 
 /// Where the schema stands relative to this binary.

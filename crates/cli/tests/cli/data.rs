@@ -120,3 +120,26 @@ fn gen_data_is_deterministic_and_importable() {
     let summary = summary_line(&outcome.stdout);
     assert!(summary.contains("500 inserted, 0 updated, 0 unchanged, 0 rejected"), "{summary}");
 }
+
+#[test]
+fn ingest_reads_an_agency_page_reports_and_quarantines_and_fails_cleanly_on_garbage() {
+    let sandbox = Sandbox::new();
+    let env = [("BABYSHIELD__DATABASE__LOAD_SAMPLE_DATA", "false")];
+    let fixture =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../ingest/tests/fixtures/openfda_food_enforcement.json");
+    let first = sandbox.run(&["ingest", "--source", "fda-food", "--file", fixture], &env);
+    assert_eq!(first.code, Some(0), "{first:?}");
+    assert!(first.stdout.contains("(succeeded): fetched"), "{first:?}");
+    assert!(!first.stdout.contains("inserted 0,"), "{first:?}");
+    let second = sandbox.run(&["ingest", "--source", "fda-food", "--file", fixture], &env);
+    assert_eq!(second.code, Some(0));
+    assert!(second.stdout.contains("inserted 0, updated 0"), "re-ingesting changes nothing: {second:?}");
+
+    let garbage = sandbox.path().join("garbage.json");
+    std::fs::write(&garbage, "{not json").unwrap();
+    let failed = sandbox.run(&["ingest", "--source", "cpsc", "--file", garbage.to_str().unwrap()], &env);
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+    assert!(failed.stdout.contains("(failed)"), "{failed:?}");
+    let unknown = sandbox.run(&["ingest", "--source", "nasa", "--file", fixture], &env);
+    assert_eq!(unknown.code, Some(2), "clap refuses an unknown source: {unknown:?}");
+}

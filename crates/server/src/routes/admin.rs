@@ -22,6 +22,8 @@ use crate::{
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/admin/ingest/runs", get(ingest_runs))
+        .route("/api/v1/admin/ingest/runs/{id}/quarantine", get(ingest_quarantine))
         .route("/api/v1/admin/audit", get(audit))
         .route("/api/v1/admin/users/{id}/restore", post(restore))
         .route("/api/v1/admin/users/{id}/role", put(set_role))
@@ -142,4 +144,55 @@ pub async fn cache(
         .await
         .map_err(|e| ApiError::Internal(format!("cache report failed: {e}")))?;
     Ok(Envelope(report))
+}
+
+/// Recent ingestion runs, newest first (`?source=cpsc&limit=50`).
+#[utoipa::path(get, path = "/api/v1/admin/ingest/runs", tag = "admin", security(("bearer" = [])),
+    params(("source" = Option<String>, Query, description = "cpsc, fda-food, fda-drug, fda-device, health-canada"),
+           ("limit" = Option<u32>, Query, description = "1..200, default 50")),
+    responses((status = 200, description = "`data: [{id, source, origin, startedAt, finishedAt, status, fetched, inserted, updated, unchanged, quarantined, error}]`"),
+              (status = 403, description = "Not an admin")))]
+pub async fn ingest_runs(
+    State(state): State<AppState>,
+    Admin(_admin): Admin,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Envelope<Vec<babyshield_storage::ingest::IngestRun>>> {
+    let mut unknown: Vec<String> =
+        params.keys().filter(|k| !["source", "limit"].contains(&k.as_str())).cloned().collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(ApiError::UnknownFields(unknown));
+    }
+    let source = params
+        .get("source")
+        .map(|s| {
+            babyshield_ingest::Source::parse(s)
+                .map(|s| s.as_str())
+                .map_err(|e| ApiError::invalid("source", e))
+        })
+        .transpose()?;
+    let limit = admin_limit(params.get("limit"))?;
+    Ok(Envelope(state.store().ingest_runs(source, limit).await?))
+}
+
+/// The records a run quarantined, with their errors.
+#[utoipa::path(get, path = "/api/v1/admin/ingest/runs/{id}/quarantine", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "`data: [{sourceId, error}]`"), (status = 403, description = "Not an admin")))]
+pub async fn ingest_quarantine(
+    State(state): State<AppState>,
+    Admin(_admin): Admin,
+    Path(id): Path<i64>,
+) -> ApiResult<Envelope<Vec<babyshield_storage::ingest::Quarantined>>> {
+    Ok(Envelope(state.store().ingest_quarantine(id, 1000).await?))
+}
+
+fn admin_limit(value: Option<&String>) -> ApiResult<i64> {
+    match value {
+        None => Ok(50),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", "must be an integer between 1 and 200")),
+    }
 }

@@ -25,7 +25,7 @@ use super::{account, admin, agencies, auth, barcode, flags, health, recalls, sea
         auth::register, auth::token, auth::login, auth::refresh, auth::logout, auth::me, auth::update_me,
         auth::change_password, auth::reset_request, auth::reset_confirm,
         account::delete_account, account::legacy_delete,
-        admin::audit, admin::restore, admin::set_role, admin::cache,
+        admin::audit, admin::restore, admin::set_role, admin::ingest_runs, admin::ingest_quarantine, admin::cache,
         flags::list, flags::update,
     ),
     modifiers(&OperatorToken),

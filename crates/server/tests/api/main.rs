@@ -9,5 +9,6 @@ mod flags;
 mod foundation;
 mod hardening;
 mod idempotency;
+mod ingestion;
 mod limits;
 mod outages;
