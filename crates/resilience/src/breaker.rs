@@ -53,6 +53,10 @@ struct Inner {
     failures: Vec<Instant>,
     opened_at: Option<Instant>,
     trial_in_flight: bool,
+    /// When the current half-open trial started: a trial whose outcome never
+    /// comes back (its future was dropped) expires after `open_secs` (at
+    /// least a second).
+    trial_started: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -72,6 +76,7 @@ impl CircuitBreaker {
                 failures: Vec::new(),
                 opened_at: None,
                 trial_in_flight: false,
+                trial_started: None,
             }),
         };
         breaker.publish(BreakerState::Closed);
@@ -101,6 +106,7 @@ impl CircuitBreaker {
                 if elapsed >= Duration::from_secs(self.config.open_secs) {
                     inner.state = BreakerState::HalfOpen;
                     inner.trial_in_flight = true;
+                    inner.trial_started = Some(Instant::now());
                     drop(inner);
                     self.publish(BreakerState::HalfOpen);
                     true
@@ -109,14 +115,25 @@ impl CircuitBreaker {
                 }
             }
             BreakerState::HalfOpen => {
-                if inner.trial_in_flight {
+                let expiry = Duration::from_secs(self.config.open_secs.max(1));
+                let lost = inner.trial_started.is_some_and(|t| t.elapsed() >= expiry);
+                if inner.trial_in_flight && !lost {
                     false
                 } else {
                     inner.trial_in_flight = true;
+                    inner.trial_started = Some(Instant::now());
                     true
                 }
             }
         }
+    }
+
+    /// Whether calls are being refused right now, without taking the
+    /// half-open trial: for callers that cannot report an outcome.
+    pub fn refusing(&self) -> bool {
+        let inner = self.lock();
+        inner.state == BreakerState::Open
+            && inner.opened_at.is_some_and(|t| t.elapsed() < Duration::from_secs(self.config.open_secs))
     }
 
     pub fn record_success(&self) {
@@ -199,6 +216,25 @@ mod tests {
         b.record_success();
         assert_eq!(b.state(), BreakerState::Closed);
         assert!(b.allow());
+    }
+
+    #[test]
+    fn a_trial_whose_outcome_never_comes_back_expires() {
+        let b = breaker(1, 0);
+        b.record_failure();
+        assert!(b.allow(), "the trial call, whose future is then dropped");
+        assert!(!b.allow(), "while the trial may still report back");
+        std::thread::sleep(Duration::from_millis(1_050));
+        assert!(b.allow(), "a lost trial expires instead of wedging the breaker");
+    }
+
+    #[test]
+    fn checking_without_calling_takes_no_trial() {
+        let b = CircuitBreaker::new("test", BreakerConfig { failures: 1, window_secs: 60, open_secs: 3600 });
+        assert!(!b.refusing());
+        b.record_failure();
+        assert!(b.refusing());
+        assert!(!b.allow());
     }
 
     #[test]

@@ -16,13 +16,15 @@ use crate::{
     state::AppState,
 };
 
+/// The token of an `Authorization: Bearer <token>` header (scheme in
+/// either case). The one parser every layer uses.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim)
+}
+
 fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
+    bearer_token(&parts.headers)
 }
 
 impl FromRequestParts<AppState> for AuthUser {

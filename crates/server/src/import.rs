@@ -29,7 +29,6 @@ pub struct ImportReport {
     pub rejected: u64,
     /// The first rejections, with line numbers.
     pub rejections: Vec<Rejection>,
-    pub changed_ids: Vec<String>,
 }
 
 impl ImportReport {
@@ -37,7 +36,6 @@ impl ImportReport {
         self.inserted += outcome.inserted;
         self.updated += outcome.updated;
         self.unchanged += outcome.unchanged;
-        self.changed_ids.extend(outcome.changed_ids);
     }
 
     fn reject(&mut self, line: u64, error: String) {

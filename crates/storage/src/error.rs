@@ -22,10 +22,6 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, StorageError::Unavailable(_))
-    }
-
     pub(crate) fn timeout(after: Duration) -> Self {
         StorageError::Unavailable(format!("statement exceeded {} ms", after.as_millis()))
     }
@@ -46,13 +42,14 @@ impl From<sqlx::Error> for StorageError {
                 }
                 // PostgreSQL: 57014 query_canceled (statement_timeout), 57P01..03 admin
                 // shutdown / cannot connect now, 53300 too many connections, 08xxx
-                // connection exceptions. SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED.
+                // connection exceptions. SQLite reports extended codes; their low
+                // byte 5 is SQLITE_BUSY and 6 SQLITE_LOCKED (BUSY_SNAPSHOT = 517…).
+                let sqlite_primary = code.parse::<i32>().ok().map(|c| c & 0xff);
                 if code == "57014"
                     || code.starts_with("57P")
                     || code.starts_with("08")
                     || code == "53300"
-                    || code == "5"
-                    || code == "6"
+                    || matches!(sqlite_primary, Some(5 | 6))
                 {
                     return StorageError::Unavailable(db.message().to_string());
                 }

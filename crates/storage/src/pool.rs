@@ -208,11 +208,13 @@ impl Store {
     }
 
     /// Refuses at once while the breaker is open (writes call this first).
+    /// Only checks: a write never takes the half-open trial, which reads
+    /// run and report.
     pub fn ensure_available(&self) -> Result<(), StorageError> {
-        if self.guard.breaker.allow() {
-            Ok(())
-        } else {
+        if self.guard.breaker.refusing() {
             Err(StorageError::Unavailable("database circuit breaker is open".into()))
+        } else {
+            Ok(())
         }
     }
 
@@ -230,7 +232,9 @@ impl Store {
         &self,
         fut: impl Future<Output = Result<T, StorageError>>,
     ) -> Result<T, StorageError> {
-        self.ensure_available()?;
+        if !self.guard.breaker.allow() {
+            return Err(StorageError::Unavailable("database circuit breaker is open".into()));
+        }
         // The server-side timeout fires first on PostgreSQL; this one is the
         // backstop (and the only one for SQLite). Allow for pool acquisition.
         let limit = self.statement_timeout + Duration::from_millis(250);

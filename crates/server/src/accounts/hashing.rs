@@ -58,10 +58,6 @@ impl PasswordHasher {
         PasswordHasher { params, admitted: Arc::new(Semaphore::new(concurrency + queue)), jobs }
     }
 
-    pub fn params(&self) -> &PasswordParams {
-        &self.params
-    }
-
     async fn run<T, F>(&self, job: F) -> Result<T, ApiError>
     where
         T: Send + 'static,

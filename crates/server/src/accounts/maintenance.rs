@@ -150,7 +150,7 @@ impl Accounts {
                     _ = tick.tick() => match accounts.purge_deleted().await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(accounts = n, "purged deleted accounts past retention"),
-                        Err(e) => tracing::warn!(error = %e, "account purge failed"),
+                        Err(e) => tracing::warn!(error = ?e, "account purge failed"),
                     },
                 }
             }

@@ -94,6 +94,12 @@ impl Accounts {
             return Err(ApiError::invalid("token", "reset token is invalid or expired"));
         }
         check_policy(&new, None).map_err(|e| ApiError::invalid("new_password", e))?;
+        // Refuse an unknown or spent token before paying for a hash.
+        if !self.store.reset_token_usable(&token_digest(token), Self::now()).await? {
+            let audit = self.event(meta, "anonymous", "password_reset", "unknown", "failure", json!({}));
+            self.store.append_audit(&self.audit, &audit).await?;
+            return Err(ApiError::invalid("token", "reset token is invalid or expired"));
+        }
         let hash = self.hasher.hash(new).await?;
         let reset = self
             .store

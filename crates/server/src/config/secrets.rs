@@ -178,8 +178,11 @@ fn check_strength(value: &str) -> Result<(), String> {
     if value.chars().count() < MIN_SECRET_LEN {
         return Err(format!("too short: at least {MIN_SECRET_LEN} characters are required"));
     }
+    // Whole words at the start, or the unmistakable ones anywhere: a random
+    // base64 secret can contain "xxx" or "todo" by chance.
     let lower = value.to_ascii_lowercase();
-    if PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
+    let unmistakable = ["changeme", "change-me", "change_me", "placeholder", "replace-me", "replace_me"];
+    if PLACEHOLDERS.iter().any(|p| lower.starts_with(p)) || unmistakable.iter().any(|p| lower.contains(p)) {
         return Err("looks like a placeholder value; generate a random one".into());
     }
     let distinct: std::collections::HashSet<char> = value.chars().collect();

@@ -73,8 +73,7 @@ fn scope(state: &AppState, parts: &Parts, route: &str) -> String {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim)
+    crate::auth::bearer_token(&parts.headers)
 }
 
 fn claim_times(state: &AppState) -> ClaimTimes {

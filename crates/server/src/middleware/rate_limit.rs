@@ -45,7 +45,7 @@ pub(super) async fn limit(State(state): State<AppState>, mut req: Request, next:
     let subject = match tier {
         // Credential endpoints count per client address, whoever signs in.
         Tier::Auth => Subject::Client(ip),
-        _ => bearer(req.headers())
+        _ => crate::auth::bearer_token(req.headers())
             .and_then(|token| state.accounts().token_subject(token))
             .map(Subject::User)
             .unwrap_or(Subject::Client(ip)),
@@ -66,10 +66,6 @@ pub(super) async fn limit(State(state): State<AppState>, mut req: Request, next:
     headers.insert("ratelimit-remaining", HeaderValue::from(decision.remaining));
     headers.insert("ratelimit-reset", HeaderValue::from(decision.reset_ms.div_ceil(1000)));
     response
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 #[cfg(test)]

@@ -278,7 +278,7 @@ pub async fn reset_request(
     let accounts = state.accounts().clone();
     state.lifecycle().spawn(async move {
         if let Err(e) = accounts.send_reset(&meta, &email).await {
-            tracing::warn!(request_id = %meta.request_id, error = %e, "password reset mail not sent");
+            tracing::warn!(request_id = %meta.request_id, error = ?e, "password reset mail not sent");
         }
     });
     Ok((

@@ -210,6 +210,23 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a reset token exists, is unspent and unexpired (a cheap check
+    /// before the expensive password hash; `reset_password` checks again).
+    pub async fn reset_token_usable(&self, token_hash: &str, now_unix: i64) -> Result<bool, StorageError> {
+        self.read(|| async {
+            let found: Option<i64> = crate::on_pool!(self, p => {
+                sqlx::query_scalar(
+                    "SELECT expires_at FROM password_resets WHERE token_hash = $1 AND used_at IS NULL",
+                )
+                .bind(token_hash)
+                .fetch_optional(p)
+                .await?
+            });
+            Ok(found.is_some_and(|expires_at| expires_at > now_unix))
+        })
+        .await
+    }
+
     /// Spends a reset token and sets the new password, revoking every
     /// session, in one transaction. `None` when the token is unknown, used or
     /// expired (nothing changes then).

@@ -115,18 +115,26 @@ impl Store {
     }
 
     pub async fn user_by_email_index(&self, index: &str) -> Result<Option<UserRow>, StorageError> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE email_index = $1");
-        let row: Option<UserTuple> = crate::on_pool!(self, p => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(index).fetch_optional(p).await?
-        });
+        let row: Option<UserTuple> = self
+            .read(|| async {
+                let sql = format!("SELECT {COLUMNS} FROM users WHERE email_index = $1");
+                Ok(crate::on_pool!(self, p => {
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(index).fetch_optional(p).await?
+                }))
+            })
+            .await?;
         Ok(row.map(user))
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StorageError> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserTuple> = crate::on_pool!(self, p => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?
-        });
+        let row: Option<UserTuple> = self
+            .read(|| async {
+                let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+                Ok(crate::on_pool!(self, p => {
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(p).await?
+                }))
+            })
+            .await?;
         Ok(row.map(user))
     }
 
@@ -135,18 +143,6 @@ impl Store {
     pub async fn rehash_password(&self, user_id: &str, hash: &str) -> Result<(), StorageError> {
         crate::on_pool!(self, p => {
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user_id).execute(p).await?
-                .rows_affected()
-        });
-        Ok(())
-    }
-
-    pub async fn record_login(&self, user_id: &str) -> Result<(), StorageError> {
-        crate::on_pool!(self, p => {
-            sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
-                .bind(now_rfc3339())
-                .bind(user_id)
-                .execute(p)
-                .await?
                 .rows_affected()
         });
         Ok(())
