@@ -38,15 +38,29 @@ impl Accounts {
             password_hash: hash,
             role: "user",
         };
-        let audit = self.event(meta, &user_id, "register", &user_id, "success", json!({}));
-        match self.store.create_user(&self.audit, &new, &audit).await {
+        let registered = self.event(meta, &user_id, "register", &user_id, "success", json!({}));
+        let session = self.new_session(meta, &user_id, "login");
+        let stored = self
+            .store
+            .create_user_with_session(
+                &self.audit,
+                &new,
+                &registered,
+                &session.id,
+                &session.refresh_hash,
+                session.refresh_expires_at,
+                session.expires_at,
+                &session.audit,
+            )
+            .await;
+        match stored {
             Ok(()) => {}
             Err(StorageError::Conflict(_)) => {
                 return Err(ApiError::Conflict("an account with this email already exists".into()));
             }
             Err(e) => return Err(e.into()),
         }
-        let pair = self.open_session(meta, &user_id, "user", "login").await?;
+        let pair = self.pair(&user_id, &session.id, "user", session.refresh, session.now)?;
         Ok((user_id, pair))
     }
 

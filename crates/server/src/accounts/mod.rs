@@ -51,6 +51,17 @@ impl AuthUser {
     }
 }
 
+/// A session about to be stored, with its audit row.
+struct NewSession {
+    id: String,
+    refresh: String,
+    refresh_hash: String,
+    refresh_expires_at: i64,
+    expires_at: i64,
+    now: i64,
+    audit: AuditEvent,
+}
+
 /// The OAuth2-style token answer of the contract.
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenPair {
@@ -221,29 +232,42 @@ impl Accounts {
         role: &str,
         action: &'static str,
     ) -> Result<TokenPair, ApiError> {
-        let now = Self::now();
-        let session_id = uuid::Uuid::now_v7().simple().to_string();
-        let refresh = babyshield_security::new_opaque_token();
-        let audit = self.event(
-            meta,
-            user_id,
-            action,
-            user_id,
-            "success",
-            serde_json::json!({ "session": session_id }),
-        );
+        let session = self.new_session(meta, user_id, action);
         self.store
             .create_session(
                 &self.audit,
-                &session_id,
+                &session.id,
                 user_id,
-                &babyshield_security::token_digest(&refresh),
-                now + self.config.refresh_token_ttl_secs,
-                now + self.config.session_max_secs,
-                &audit,
+                &session.refresh_hash,
+                session.refresh_expires_at,
+                session.expires_at,
+                &session.audit,
             )
             .await?;
-        self.pair(user_id, &session_id, role, refresh, now)
+        self.pair(user_id, &session.id, role, session.refresh, session.now)
+    }
+
+    /// Everything a new session needs, before it is stored.
+    fn new_session(&self, meta: &RequestMeta, user_id: &str, action: &'static str) -> NewSession {
+        let now = Self::now();
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let refresh = babyshield_security::new_opaque_token();
+        NewSession {
+            audit: self.event(
+                meta,
+                user_id,
+                action,
+                user_id,
+                "success",
+                serde_json::json!({ "session": id }),
+            ),
+            refresh_hash: babyshield_security::token_digest(&refresh),
+            refresh_expires_at: now + self.config.refresh_token_ttl_secs,
+            expires_at: now + self.config.session_max_secs,
+            id,
+            refresh,
+            now,
+        }
     }
 
     fn pair(

@@ -25,6 +25,7 @@ crate::on_both_databases!(
     hashing_overflow_answers_503_while_other_endpoints_keep_serving,
     key_rotation_reseals_personal_data,
     deleted_accounts_are_purged_after_the_retention_period,
+    a_registration_that_fails_half_way_leaves_nothing_behind,
 );
 
 const EMAIL: &str = "Parent.One@Example.com";
@@ -605,5 +606,42 @@ async fn deleted_accounts_are_purged_after_the_retention_period(db: Db) {
     assert!(app.state.store().user_by_id(recent_id).await.unwrap().is_some(), "still restorable");
     let rows = app.state.store().audit_all().await.unwrap();
     assert!(rows.iter().any(|r| r.action == "account_purge" && r.target == old_id));
+    assert!(app.state.accounts().verify_audit().await.unwrap().is_ok());
+}
+
+async fn a_registration_that_fails_half_way_leaves_nothing_behind(db: Db) {
+    let app = TestApp::spawn(db).await;
+    // Make the session insert (after the user insert) fail inside the database.
+    match app.state.store().pool() {
+        babyshield_storage::Pool::Sqlite(p) => {
+            sqlx::query("CREATE TRIGGER fail_sessions BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'injected'); END")
+                .execute(p)
+                .await
+                .unwrap();
+        }
+        babyshield_storage::Pool::Postgres(p) => {
+            sqlx::query("CREATE FUNCTION fail_sessions() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$ LANGUAGE plpgsql")
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query("CREATE TRIGGER fail_sessions BEFORE INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION fail_sessions()")
+                .execute(p)
+                .await
+                .unwrap();
+        }
+    }
+    let (status, body) = json(
+        app.post_json(
+            "/api/v1/auth/register",
+            &json!({"email": EMAIL, "password": PASSWORD, "confirm_password": PASSWORD}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 500, "{body}");
+    assert!(!body.to_string().contains("injected"), "5xx bodies stay opaque");
+    assert_eq!(app.state.store().count_users().await.unwrap(), 0, "no account without its session");
+    let audit = app.state.store().audit_all().await.unwrap();
+    assert!(audit.iter().all(|r| r.action != "register"), "no audit row for what did not happen");
     assert!(app.state.accounts().verify_audit().await.unwrap().is_ok());
 }

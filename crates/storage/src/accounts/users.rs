@@ -114,6 +114,55 @@ impl Store {
         Ok(())
     }
 
+    /// Creates the user and its first session (registration signs in) in
+    /// ONE transaction, with both audit rows: a failure leaves no account
+    /// behind. `Conflict` when the email (blind index) is taken.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_user_with_session(
+        &self,
+        chain: &AuditChain,
+        new: &NewUser,
+        registered: &AuditEvent,
+        session_id: &str,
+        refresh_hash: &str,
+        refresh_expires_at: i64,
+        session_expires_at: i64,
+        signed_in: &AuditEvent,
+    ) -> Result<(), StorageError> {
+        let now = now_rfc3339();
+        crate::in_write_tx!(self, tx => {
+            sqlx::query(
+                "INSERT INTO users (id, email_sealed, email_index, password_hash, role, status, created_at, \
+                 updated_at, password_changed_at, last_login_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $6, $6, $6)",
+            )
+            .bind(&new.id)
+            .bind(&new.email_sealed)
+            .bind(&new.email_index)
+            .bind(&new.password_hash)
+            .bind(new.role)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            append_in_tx!(tx, chain, registered);
+            sqlx::query("INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(session_id)
+                .bind(&new.id)
+                .bind(&now)
+                .bind(session_expires_at)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(refresh_hash)
+                .bind(session_id)
+                .bind(&now)
+                .bind(refresh_expires_at)
+                .execute(&mut *tx)
+                .await?;
+            append_in_tx!(tx, chain, signed_in);
+        });
+        Ok(())
+    }
+
     pub async fn user_by_email_index(&self, index: &str) -> Result<Option<UserRow>, StorageError> {
         let row: Option<UserTuple> = self
             .read(|| async {
