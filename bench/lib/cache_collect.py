@@ -15,7 +15,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/lib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collect import machine, parse_import  # noqa: E402
+from collect import machine, parse_import, wrk_entry  # noqa: E402
 
 # The targets.
 OVERHEAD_TARGET_PCT = 5.0        # cache + rate limiter cost, share of search req/s
@@ -70,22 +70,8 @@ def show_delta(before, after):
 
 
 def entry(run):
-    w = run["wrk"]
-    socket = w["socket_errors"]
     return {
-        "requests_per_sec": round(w["requests_per_sec"], 1),
-        "latency_ms": {k: round(w["latency_us"][k] / 1000.0, 3) for k in ["p50", "p90", "p95", "p99", "max", "mean"]},
-        "non_2xx": w["non_2xx"],
-        "socket_errors": sum(socket.values()),
-        "socket_error_detail": socket,
-        "requests": w["requests"],
-        "bytes": w["bytes"],
-        "duration_s": w["duration_s"],
-        "connections": run["connections"],
-        "threads": run["threads"],
-        "server_cpu_s": run.get("server_cpu_s"),
-        "server_cores_busy": round(run["server_cpu_s"] / w["duration_s"], 2)
-        if run.get("server_cpu_s") is not None and w["duration_s"] else None,
+        **wrk_entry(run),
         "cache": delta(run.get("metrics_before"), run.get("metrics_after")),
         "server_name": run.get("server"),
         "server_env": run.get("server_env"),

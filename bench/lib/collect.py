@@ -46,6 +46,27 @@ IMPORT_RE = re.compile(
     r"(\d+) unchanged, (\d+) rejected")
 
 
+def wrk_entry(run):
+    """One wrk run as the results files record it (shared by every bench)."""
+    w = run["wrk"]
+    socket = w["socket_errors"]
+    return {
+        "requests_per_sec": round(w["requests_per_sec"], 1),
+        "latency_ms": {k: round(w["latency_us"][k] / 1000.0, 3) for k in ["p50", "p90", "p95", "p99", "max", "mean"]},
+        "non_2xx": w["non_2xx"],
+        "socket_errors": sum(socket.values()),
+        "socket_error_detail": socket,
+        "requests": w["requests"],
+        "bytes": w["bytes"],
+        "duration_s": w["duration_s"],
+        "connections": run["connections"],
+        "threads": run["threads"],
+        "server_cpu_s": run.get("server_cpu_s"),
+        "server_cores_busy": round(run["server_cpu_s"] / w["duration_s"], 2)
+        if run.get("server_cpu_s") is not None and w["duration_s"] else None,
+    }
+
+
 def parse_import(log_path, wall):
     with open(log_path, encoding="utf-8", errors="replace") as f:
         text = f.read()
@@ -78,24 +99,7 @@ def main():
             if not line.strip():
                 continue
             run = json.loads(line)
-            w = run["wrk"]
-            socket = w["socket_errors"]
-            lat = {k: round(w["latency_us"][k] / 1000.0, 3) for k in ["p50", "p90", "p95", "p99", "max", "mean"]}
-            entry = {
-                "requests_per_sec": round(w["requests_per_sec"], 1),
-                "latency_ms": lat,
-                "non_2xx": w["non_2xx"],
-                "socket_errors": sum(socket.values()),
-                "socket_error_detail": socket,
-                "requests": w["requests"],
-                "bytes": w["bytes"],
-                "duration_s": w["duration_s"],
-                "connections": run["connections"],
-                "threads": run["threads"],
-                "server_cpu_s": run.get("server_cpu_s"),
-                "server_cores_busy": round(run["server_cpu_s"] / w["duration_s"], 2)
-                if run.get("server_cpu_s") is not None and w["duration_s"] else None,
-            }
+            entry = wrk_entry(run)
             scenarios.setdefault(run["scenario"], {})[str(run["connections"])] = entry
 
     def load(path):

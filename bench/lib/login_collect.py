@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collect import machine  # noqa: E402
+from collect import machine, wrk_entry  # noqa: E402
 
 TARGET_PCT = 50.0  # the target: a login flood raises search p99 by less than this
 
@@ -30,22 +30,7 @@ def load(path):
 
 def entry(run):
     w = run["wrk"]
-    socket = w["socket_errors"]
-    e = {
-        "requests_per_sec": round(w["requests_per_sec"], 1),
-        "latency_ms": {k: round(w["latency_us"][k] / 1000.0, 3) for k in ["p50", "p90", "p95", "p99", "max", "mean"]},
-        "non_2xx": w["non_2xx"],
-        "socket_errors": sum(socket.values()),
-        "socket_error_detail": socket,
-        "requests": w["requests"],
-        "bytes": w["bytes"],
-        "duration_s": w["duration_s"],
-        "connections": run["connections"],
-        "threads": run["threads"],
-        "server_cpu_s": run.get("server_cpu_s"),
-        "server_cores_busy": round(run["server_cpu_s"] / w["duration_s"], 2)
-        if run.get("server_cpu_s") is not None and w["duration_s"] else None,
-    }
+    e = wrk_entry(run)
     if run.get("status") is not None:
         st = run["status"]
         e["status"] = st

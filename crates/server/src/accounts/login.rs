@@ -42,16 +42,7 @@ impl Accounts {
         let session = self.new_session(meta, &user_id, "login");
         let stored = self
             .store
-            .create_user_with_session(
-                &self.audit,
-                &new,
-                &registered,
-                &session.id,
-                &session.refresh_hash,
-                session.refresh_expires_at,
-                session.expires_at,
-                &session.audit,
-            )
+            .create_user_with_session(&self.audit, &new, &registered, &session.stored(), &session.audit)
             .await;
         match stored {
             Ok(()) => {}

@@ -15,7 +15,10 @@ use std::{net::IpAddr, sync::Arc};
 use babyshield_security::{
     AuditChain, BlindIndex, DataKeyRing, KeyRing, PasswordParams, TokenSettings, hash_ip, normalize_email,
 };
-use babyshield_storage::{Store, accounts::AuditEvent};
+use babyshield_storage::{
+    Store,
+    accounts::{AuditEvent, NewSession},
+};
 use serde::Serialize;
 
 use crate::{
@@ -51,15 +54,29 @@ impl AuthUser {
     }
 }
 
-/// A session about to be stored, with its audit row.
-struct NewSession {
+/// A session about to be stored: what storage keeps, plus the raw refresh
+/// token for the client and the audit row.
+struct PendingSession {
     id: String,
+    user_id: String,
     refresh: String,
     refresh_hash: String,
     refresh_expires_at: i64,
     expires_at: i64,
     now: i64,
     audit: AuditEvent,
+}
+
+impl PendingSession {
+    fn stored(&self) -> NewSession<'_> {
+        NewSession {
+            id: &self.id,
+            user_id: &self.user_id,
+            refresh_hash: &self.refresh_hash,
+            refresh_expires_at: self.refresh_expires_at,
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 /// The OAuth2-style token answer of the contract.
@@ -233,26 +250,17 @@ impl Accounts {
         action: &'static str,
     ) -> Result<TokenPair, ApiError> {
         let session = self.new_session(meta, user_id, action);
-        self.store
-            .create_session(
-                &self.audit,
-                &session.id,
-                user_id,
-                &session.refresh_hash,
-                session.refresh_expires_at,
-                session.expires_at,
-                &session.audit,
-            )
-            .await?;
+        self.store.create_session(&self.audit, &session.stored(), &session.audit).await?;
         self.pair(user_id, &session.id, role, session.refresh, session.now)
     }
 
     /// Everything a new session needs, before it is stored.
-    fn new_session(&self, meta: &RequestMeta, user_id: &str, action: &'static str) -> NewSession {
+    fn new_session(&self, meta: &RequestMeta, user_id: &str, action: &'static str) -> PendingSession {
         let now = Self::now();
         let id = uuid::Uuid::now_v7().simple().to_string();
         let refresh = babyshield_security::new_opaque_token();
-        NewSession {
+        PendingSession {
+            user_id: user_id.to_string(),
             audit: self.event(
                 meta,
                 user_id,

@@ -10,7 +10,7 @@ mod users;
 
 pub use audit::{AuditEvent, AuditFilter, AuditRow};
 pub use outbox::OutboxMessage;
-pub use sessions::{RefreshOutcome, SessionInfo};
+pub use sessions::{NewSession, RefreshOutcome, SessionInfo};
 pub use throttle::ThrottleState;
 pub use users::{NewUser, UserRow};
 

@@ -34,37 +34,60 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
+/// A session to open: one login, with its first refresh token (stored only
+/// as a digest).
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub refresh_hash: &'a str,
+    pub refresh_expires_at: i64,
+    pub expires_at: i64,
+}
+
+/// Stores a refresh token (its digest) inside the transaction `$tx`.
+macro_rules! insert_refresh_token {
+    ($tx:ident, $hash:expr, $session_id:expr, $now:expr, $expires_at:expr) => {
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind($hash)
+            .bind($session_id)
+            .bind($now)
+            .bind($expires_at)
+            .execute(&mut *$tx)
+            .await?;
+    };
+}
+
+/// Opens `$session` (a [`NewSession`]) inside the transaction `$tx`: the
+/// session row and its first refresh token.
+macro_rules! insert_session {
+    ($tx:ident, $session:expr, $now:expr) => {{
+        let session: &$crate::accounts::NewSession<'_> = $session;
+        sqlx::query("INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(session.id)
+            .bind(session.user_id)
+            .bind($now)
+            .bind(session.expires_at)
+            .execute(&mut *$tx)
+            .await?;
+        insert_refresh_token!($tx, session.refresh_hash, session.id, $now, session.refresh_expires_at);
+    }};
+}
+pub(crate) use {insert_refresh_token, insert_session};
+
 impl Store {
-    #[allow(clippy::too_many_arguments)]
     pub async fn create_session(
         &self,
         chain: &AuditChain,
-        session_id: &str,
-        user_id: &str,
-        refresh_hash: &str,
-        refresh_expires_at: i64,
-        session_expires_at: i64,
+        session: &NewSession<'_>,
         audit: &AuditEvent,
     ) -> Result<(), StorageError> {
         let now = now_rfc3339();
         crate::in_write_tx!(self, tx => {
-            sqlx::query("INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(session_id)
-                .bind(user_id)
-                .bind(&now)
-                .bind(session_expires_at)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(refresh_hash)
-                .bind(session_id)
-                .bind(&now)
-                .bind(refresh_expires_at)
-                .execute(&mut *tx)
-                .await?;
+            insert_session!(tx, session, &now);
             sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
                 .bind(&now)
-                .bind(user_id)
+                .bind(session.user_id)
                 .execute(&mut *tx)
                 .await?;
             append_in_tx!(tx, chain, audit);
@@ -148,15 +171,7 @@ impl Store {
                             .bind(old_hash)
                             .execute(&mut *tx)
                             .await?;
-                        sqlx::query(
-                            "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                        )
-                        .bind(new_hash)
-                        .bind(&session_id)
-                        .bind(&now)
-                        .bind(new_expires_at.min(session_expires))
-                        .execute(&mut *tx)
-                        .await?;
+                        insert_refresh_token!(tx, new_hash, &session_id, &now, new_expires_at.min(session_expires));
                         let info = SessionInfo { session_id, user_id, role, active: true, created_at_unix: unix(&created_at) };
                         let event = rotated(&info);
                         append_in_tx!(tx, chain, &event);

@@ -4,7 +4,12 @@
 
 use babyshield_security::AuditChain;
 
-use super::{AuditEvent, audit::append_in_tx, now_rfc3339, revoke_user_sessions};
+use super::{
+    AuditEvent, NewSession,
+    audit::append_in_tx,
+    now_rfc3339, revoke_user_sessions,
+    sessions::{insert_refresh_token, insert_session},
+};
 use crate::{StorageError, Store};
 
 #[derive(Debug, Clone)]
@@ -117,16 +122,12 @@ impl Store {
     /// Creates the user and its first session (registration signs in) in
     /// ONE transaction, with both audit rows: a failure leaves no account
     /// behind. `Conflict` when the email (blind index) is taken.
-    #[allow(clippy::too_many_arguments)]
     pub async fn create_user_with_session(
         &self,
         chain: &AuditChain,
         new: &NewUser,
         registered: &AuditEvent,
-        session_id: &str,
-        refresh_hash: &str,
-        refresh_expires_at: i64,
-        session_expires_at: i64,
+        session: &NewSession<'_>,
         signed_in: &AuditEvent,
     ) -> Result<(), StorageError> {
         let now = now_rfc3339();
@@ -144,20 +145,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             append_in_tx!(tx, chain, registered);
-            sqlx::query("INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(session_id)
-                .bind(&new.id)
-                .bind(&now)
-                .bind(session_expires_at)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(refresh_hash)
-                .bind(session_id)
-                .bind(&now)
-                .bind(refresh_expires_at)
-                .execute(&mut *tx)
-                .await?;
+            insert_session!(tx, session, &now);
             append_in_tx!(tx, chain, signed_in);
         });
         Ok(())
