@@ -6,6 +6,7 @@ pub mod agency;
 pub mod cursor;
 pub mod gtin;
 pub mod recall;
+pub mod safety;
 pub mod search;
 pub mod text;
 pub mod ymd;
@@ -16,6 +17,10 @@ pub use gtin::{Gtin, GtinError, check_digit, extract_gtins};
 pub use recall::{
     InvalidRecallId, InvalidValue, Recall, RecallError, RecallId, RecallItem, RecallStatus, RiskCategory,
     Severity,
+};
+pub use safety::{
+    AGE_RULES, AgeRule, AgeWarning, Allergen, AllergenFinding, Match, MatchType, ProductQuery, Verdict,
+    age_rules_for, age_warnings, allergen_findings, score_match, verdict,
 };
 pub use search::{AdvancedSearch, RecallFilters, SearchRequestError, parse_terms};
 pub use text::SearchDocument;

@@ -74,7 +74,7 @@ impl Application {
         let listener =
             TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
         let limiter = Arc::new(RateLimiter::new(&config.rate_limit, redis.clone())?);
-        let state = AppState::new(config, secrets, store, redis, limiter, accounts);
+        let state = AppState::new(config, secrets, store, redis, limiter, accounts)?;
         if let Err(e) = state.catalogue().refresh_vocabulary().await {
             tracing::warn!(error = %e, "search vocabulary not loaded yet; typo tolerance starts with the next refresh");
         }
@@ -114,6 +114,7 @@ impl Application {
         state.accounts().spawn_purger(state.lifecycle());
         state.flags().spawn_refresher(state.lifecycle());
         crate::idempotency::spawn_purger(&state);
+        crate::jobs::spawn(&state);
         // Connection info gives the client address for throttling and audit.
         let router = routes::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let lifecycle_state = state.clone();

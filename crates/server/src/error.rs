@@ -37,6 +37,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Well-formed input that cannot be processed (an unreadable photo).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("{message}")]
     RateLimited { message: String, retry_after_secs: u64 },
     #[error("{0}")]
@@ -72,6 +75,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -86,7 +90,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::UnknownFields(_) | ApiError::UnsupportedMediaType(_) => {
                 "BAD_REQUEST"
             }
-            ApiError::InvalidParameters(_) => "INVALID_PARAMETERS",
+            ApiError::InvalidParameters(_) | ApiError::Unprocessable(_) => "INVALID_PARAMETERS",
             ApiError::InvalidCursor(_) => "INVALID_CURSOR",
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::Forbidden(_) => "FORBIDDEN",

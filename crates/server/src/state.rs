@@ -9,6 +9,7 @@ use crate::{
     catalogue::Catalogue,
     config::{Config, Secrets},
     dependencies::Redis,
+    family::Family,
     flags::Flags,
     lifecycle::Lifecycle,
     rate_limit::RateLimiter,
@@ -29,6 +30,7 @@ struct Inner {
     catalogue: Arc<Catalogue>,
     accounts: Arc<Accounts>,
     flags: Arc<Flags>,
+    family: Arc<Family>,
 }
 
 impl AppState {
@@ -39,11 +41,13 @@ impl AppState {
         redis: Option<Arc<Redis>>,
         limiter: Arc<RateLimiter>,
         accounts: Arc<Accounts>,
-    ) -> AppState {
+    ) -> anyhow::Result<AppState> {
         let catalogue = Arc::new(Catalogue::new(store.clone(), &config, &secrets, redis.clone()));
+        let family =
+            Arc::new(Family::new(&config, &secrets, store.clone(), &accounts, Arc::clone(&catalogue))?);
         let lifecycle = Lifecycle::default();
         let flags = Arc::new(Flags::new(store.clone(), &config.flags));
-        AppState {
+        Ok(AppState {
             inner: Arc::new(Inner {
                 config,
                 secrets,
@@ -54,8 +58,14 @@ impl AppState {
                 catalogue,
                 accounts,
                 flags,
+                family,
             }),
-        }
+        })
+    }
+
+    /// Family safety: members, checks, scans, watched products, alerts.
+    pub fn family(&self) -> &Arc<Family> {
+        &self.inner.family
     }
 
     pub fn accounts(&self) -> &Arc<Accounts> {

@@ -7,9 +7,11 @@
 
 pub mod accounts;
 mod error;
+pub mod family;
 pub mod flags;
 pub mod idempotency;
 pub mod ingest;
+pub mod jobs;
 mod migrations;
 mod pool;
 pub mod recalls;
@@ -83,3 +85,7 @@ macro_rules! in_write_tx {
 
 #[doc(hidden)]
 pub use pool::Pool;
+
+pub(crate) fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -22,6 +22,7 @@ const SQLITE: &[MigrationFile] = migration_list!("sqlite":
     3 => "0003_accounts.sql",
     4 => "0004_idempotency_flags.sql",
     5 => "0005_ingest.sql",
+    6 => "0006_family.sql",
 );
 const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     1 => "0001_agencies.sql",
@@ -29,6 +30,7 @@ const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     3 => "0003_accounts.sql",
     4 => "0004_idempotency_flags.sql",
     5 => "0005_ingest.sql",
+    6 => "0006_family.sql",
 );
 
 /// Where the schema stands relative to this binary.

@@ -13,7 +13,7 @@ use crate::harness::{Outcome, Sandbox, Server};
 const NO_SAMPLE: (&str, &str) = ("BABYSHIELD__DATABASE__LOAD_SAMPLE_DATA", "false");
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+    crate::harness::http_client(Duration::from_secs(60))
 }
 
 /// `serve` with JSON logs, no sample data, and the given extra configuration.

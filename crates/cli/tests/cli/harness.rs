@@ -272,3 +272,10 @@ pub async fn fresh_pg_database() -> String {
     let (base, _) = admin.rsplit_once('/').expect("admin URL has a database path");
     format!("{base}/{name}")
 }
+
+/// An HTTP client for talking to the spawned binary. reqwest's rustls needs
+/// the process-wide crypto provider the server installs for itself.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    babyshield_server::tls::install_crypto_provider();
+    reqwest::Client::builder().timeout(timeout).build().unwrap()
+}

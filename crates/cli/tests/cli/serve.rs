@@ -175,7 +175,7 @@ fn sigterm_lets_a_slow_in_flight_request_finish_while_new_connections_are_refuse
 async fn request_id_is_the_same_in_header_envelope_and_log_line() {
     let sandbox = Sandbox::new();
     let mut server = Server::start_json(&sandbox, &[("BABYSHIELD__DATABASE__LOAD_SAMPLE_DATA", "false")]);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let client = crate::harness::http_client(Duration::from_secs(30));
 
     let response = client
         .get(server.url("/api/v1/recall/NOPE-1"))
@@ -212,7 +212,7 @@ async fn request_id_is_the_same_in_header_envelope_and_log_line() {
 async fn serve_with_the_defaults_loads_the_sample_and_answers_crib() {
     let sandbox = Sandbox::new();
     let mut server = tokio::task::block_in_place(|| Server::start_on_free_port(&sandbox, &[]));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let client = crate::harness::http_client(Duration::from_secs(30));
 
     let deadline = Instant::now() + SERVER_LIMIT;
     loop {

@@ -146,6 +146,11 @@ impl Accounts {
         &self.store
     }
 
+    /// The personal-data key ring, shared with the family service.
+    pub(crate) fn field_keys(&self) -> Arc<DataKeyRing> {
+        Arc::clone(&self.fields)
+    }
+
     pub(crate) fn event(
         &self,
         meta: &RequestMeta,

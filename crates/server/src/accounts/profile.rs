@@ -8,7 +8,7 @@ use super::{Accounts, AuthUser, RequestMeta};
 use crate::error::ApiError;
 
 /// `GET /api/v1/auth/me`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Profile {
     pub id: String,
     pub email: String,

@@ -164,6 +164,22 @@ impl Catalogue {
         Ok(ResultPage { items, total: page.total, limit, offset, next_cursor, has_more })
     }
 
+    /// The recalls whose text best matches `text` (relevance order), as
+    /// full records: the candidates of a safety check.
+    pub async fn candidates(&self, text: &str, limit: u32) -> Result<Vec<Recall>, ApiError> {
+        let vocabulary = self.vocabulary.read().await.clone();
+        let groups: Vec<TermGroup> = babyshield_domain::parse_terms(Some(text), &[])
+            .into_iter()
+            .map(|term| TermGroup { variants: vocabulary.typo_variants(&term), term })
+            .collect();
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = RecallQuery { groups, id: None, filters: RecallFilters::default() };
+        let page = self.store.search_recalls(&query, None, 0, limit).await?;
+        Ok(page.items.into_iter().map(|row| row.recall).collect())
+    }
+
     pub async fn recall(&self, id: &str) -> Result<Option<Recall>, StorageError> {
         self.store.recall_by_id(id).await
     }

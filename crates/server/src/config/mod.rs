@@ -40,6 +40,8 @@ pub struct Config {
     pub idempotency: crate::idempotency::IdempotencyConfig,
     pub flags: crate::flags::FlagsConfig,
     pub cache: crate::cache::CacheConfig,
+    pub family: crate::family::FamilyConfig,
+    pub jobs: crate::jobs::JobsConfig,
     pub secrets: secrets::SecretsConfig,
 }
 
@@ -60,6 +62,8 @@ impl Default for Config {
             idempotency: crate::idempotency::IdempotencyConfig::default(),
             flags: crate::flags::FlagsConfig::default(),
             cache: crate::cache::CacheConfig::default(),
+            family: crate::family::FamilyConfig::default(),
+            jobs: crate::jobs::JobsConfig::default(),
             secrets: secrets::SecretsConfig::default(),
         }
     }
@@ -134,6 +138,8 @@ impl Config {
         self.idempotency.validate()?;
         self.flags.validate()?;
         self.cache.validate()?;
+        self.family.validate()?;
+        self.jobs.validate()?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "must not be empty"));
         }

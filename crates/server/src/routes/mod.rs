@@ -7,11 +7,15 @@ mod agencies;
 mod auth;
 mod barcode;
 mod docs;
+mod family;
 mod flags;
 mod health;
 mod metrics;
+mod monitoring;
 mod recalls;
+mod safety;
 mod search;
+mod user_data;
 
 use axum::{Router, extract::Request};
 
@@ -32,6 +36,10 @@ pub fn app(state: AppState) -> Router {
         .merge(account::router())
         .merge(admin::router())
         .merge(flags::router())
+        .merge(family::router())
+        .merge(safety::router(&state))
+        .merge(monitoring::router())
+        .merge(user_data::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())

@@ -241,6 +241,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             revoke_user_sessions!(tx, user_id, "account_deleted", &now);
+            // Children's profiles, watched products, alerts and history go
+            // at once, not after the retention: restoring an account brings
+            // back the login, never the family data.
+            crate::family::delete_family_data!(tx, user_id);
             append_in_tx!(tx, chain, audit);
         });
         Ok(())

@@ -57,6 +57,29 @@ impl Store {
         .await
     }
 
+    /// The recalls with these ids (unknown ids are skipped), in id order.
+    pub async fn recalls_by_ids(&self, ids: &[String]) -> Result<Vec<Recall>, StorageError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(200) {
+            let mut args = super::args::Args::default();
+            let list: Vec<String> = chunk.iter().map(|id| args.text(id.as_str())).collect();
+            let sql = format!("SELECT doc FROM recalls WHERE id IN ({}) ORDER BY id", list.join(", "));
+            let docs: Vec<String> = self
+                .read(|| async {
+                    Ok(crate::on_pool!(self, p => {
+                        super::args::bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())), args)
+                            .fetch_all(p)
+                            .await?
+                    }))
+                })
+                .await?;
+            for doc in docs {
+                out.push(super::decode(&doc)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every recall carrying `gtin` in any of its padded forms (they are all
     /// stored as the 14-digit form), newest first.
     pub async fn recalls_by_gtin(&self, gtin: &Gtin) -> Result<Vec<Recall>, StorageError> {

@@ -84,6 +84,12 @@ impl Store {
         let now = now_rfc3339();
 
         let outcome = crate::in_write_tx!(self, unlocked tx => {
+            if self.backend() == crate::Backend::Postgres {
+                // Concurrent imports of the same ids would both see them
+                // missing and one would fail on the unique key: recall
+                // writers take turns (SQLite's write lock does the same).
+                sqlx::query("SELECT pg_advisory_xact_lock(7263)").execute(&mut *tx).await?;
+            }
             let mut existing: HashMap<String, (i64, String)> = HashMap::new();
             for chunk in prepared.chunks(CHUNK) {
                 let mut args = Args::default();
@@ -191,6 +197,10 @@ impl Store {
                 sqlx::query("UPDATE catalogue_generation SET generation = generation + 1 WHERE singleton = 1")
                     .execute(&mut *tx)
                     .await?;
+                // Alert matching for the new and changed recalls, queued in
+                // the same transaction: no stored recall is ever missed.
+                let job = crate::jobs::match_recalls_job(&outcome.changed_ids);
+                crate::jobs::enqueue_job_in_tx!(tx, &job, &now);
             }
             outcome
         });
