@@ -182,8 +182,8 @@ pub async fn rotate_keys(config_path: Option<&Path>) -> anyhow::Result<ExitCode>
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
-        "re-sealed {} accounts and {} outbox messages in {} batches with the current key; 0 left on older keys",
-        report.resealed, report.resealed_mail, report.batches
+        "re-sealed {} accounts, {} outbox messages and {} family values with the current key; 0 left on older keys",
+        report.resealed, report.resealed_mail, report.resealed_family
     );
     accounts.store().close().await;
     Ok(ExitCode::SUCCESS)

@@ -81,6 +81,44 @@ pub struct WebhookRow {
     pub created_at: String,
 }
 
+/// The sealed column of each family table (one per table, rows keyed by
+/// a text `id`), for key rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    MemberProfile,
+    WatchDetails,
+    ScanEntry,
+    WebhookConfig,
+}
+
+impl SealedColumn {
+    pub const ALL: [SealedColumn; 4] = [
+        SealedColumn::MemberProfile,
+        SealedColumn::WatchDetails,
+        SealedColumn::ScanEntry,
+        SealedColumn::WebhookConfig,
+    ];
+
+    pub fn table(self) -> &'static str {
+        match self {
+            SealedColumn::MemberProfile => "family_members",
+            SealedColumn::WatchDetails => "watched_products",
+            SealedColumn::ScanEntry => "scan_history",
+            SealedColumn::WebhookConfig => "webhooks",
+        }
+    }
+
+    /// The field's name: the column without its `_sealed` suffix.
+    pub fn field(self) -> &'static str {
+        match self {
+            SealedColumn::MemberProfile => "profile",
+            SealedColumn::WatchDetails => "details",
+            SealedColumn::ScanEntry => "entry",
+            SealedColumn::WebhookConfig => "config",
+        }
+    }
+}
+
 /// Kind of the jobs that deliver one alert to one webhook.
 pub const DELIVER_WEBHOOK: &str = "deliver_webhook";
 
@@ -844,6 +882,51 @@ impl Store {
                     .execute(p)
                     .await?
                     .rows_affected()
+                    == 1
+            }))
+        })
+        .await
+    }
+
+    // ---- key rotation -------------------------------------------------------
+
+    /// Rows of `column` sealed with a key other than `current_kid`: (id, sealed).
+    pub async fn family_sealed_with_other_key(
+        &self,
+        column: SealedColumn,
+        current_kid: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        let sql = format!(
+            "SELECT id, {field}_sealed FROM {table} WHERE {field}_sealed NOT LIKE $1 ORDER BY id LIMIT $2",
+            field = column.field(),
+            table = column.table()
+        );
+        let prefix = format!("v1:{current_kid}:%");
+        self.timed(async {
+            Ok(crate::on_pool!(self, p => {
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(&prefix).bind(limit).fetch_all(p).await?
+            }))
+        })
+        .await
+    }
+
+    /// Stores a re-sealed value if the row still holds what was read.
+    pub async fn reseal_family(
+        &self,
+        column: SealedColumn,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StorageError> {
+        let sql = format!(
+            "UPDATE {table} SET {field}_sealed = $1 WHERE id = $2 AND {field}_sealed = $3",
+            field = column.field(),
+            table = column.table()
+        );
+        self.timed(async {
+            Ok(crate::on_pool!(self, p => {
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(new).bind(id).bind(old).execute(p).await?.rows_affected()
                     == 1
             }))
         })

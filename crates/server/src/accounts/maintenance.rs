@@ -16,6 +16,8 @@ pub struct RotationReport {
     pub resealed: u64,
     /// Development outbox messages re-sealed.
     pub resealed_mail: u64,
+    /// Family values re-sealed (members, watched products, scans, webhooks).
+    pub resealed_family: u64,
     pub batches: u64,
 }
 
@@ -99,13 +101,20 @@ impl Accounts {
                 }
             }
         }
+        // Children's profiles, watched products, scan history, webhooks.
+        report.resealed_family = crate::family::reseal_family_data(&self.store, &self.fields).await?;
         let audit = self.event(
             &cli(),
             "cli",
             "key_rotation",
             "users",
             "success",
-            json!({ "key": current, "resealed": report.resealed, "resealed_mail": report.resealed_mail }),
+            json!({
+                "key": current,
+                "resealed": report.resealed,
+                "resealed_mail": report.resealed_mail,
+                "resealed_family": report.resealed_family,
+            }),
         );
         self.store.append_audit(&self.audit, &audit).await?;
         Ok(report)

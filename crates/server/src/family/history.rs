@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Family, PageRequest, SafetyReport, new_id, paging::Page};
+use super::{Family, PageRequest, SafetyReport, SealedColumn, aad, new_id, paging::Page};
 use crate::{accounts::AuthUser, error::ApiError};
 
 /// One remembered check (sealed at rest).
@@ -32,10 +32,6 @@ pub struct ScanEntry {
 
 pub type ScanPage = Page<ScanEntry>;
 
-fn aad(id: &str) -> String {
-    format!("scan_history/{id}/entry")
-}
-
 impl Family {
     /// Remembers a check when the user opted in (a no-op otherwise).
     pub(super) async fn record_check(
@@ -60,7 +56,7 @@ impl Family {
             recall_ids: report.matches.iter().map(|m| m.recall.id.clone()).collect(),
             created_at: String::new(),
         };
-        let sealed = self.seal(&entry, &aad(&id))?;
+        let sealed = self.seal(&entry, &aad(SealedColumn::ScanEntry, &id))?;
         self.store.record_scan(&user.user_id, &id, &sealed, self.config.scan_history_keep).await?;
         Ok(())
     }
@@ -71,7 +67,8 @@ impl Family {
             rows,
             |r| &r.id,
             |r| {
-                let mut entry: ScanEntry = self.open(&r.entry_sealed, &aad(&r.id))?;
+                let mut entry: ScanEntry =
+                    self.open(&r.entry_sealed, &aad(SealedColumn::ScanEntry, &r.id))?;
                 entry.id = r.id;
                 entry.created_at = r.created_at;
                 Ok(entry)

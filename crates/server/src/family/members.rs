@@ -5,7 +5,9 @@ use babyshield_domain::safety::Allergen;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use super::{Family, PageRequest, new_id, now, optional_text, paging::Page, rfc3339, text_field};
+use super::{
+    Family, PageRequest, SealedColumn, aad, new_id, now, optional_text, paging::Page, rfc3339, text_field,
+};
 use crate::{accounts::AuthUser, error::ApiError};
 
 const MAX_NAME: usize = 100;
@@ -90,10 +92,6 @@ pub(super) struct MemberFacts {
     pub name: String,
     pub age_months: Option<u32>,
     pub allergens: Vec<Allergen>,
-}
-
-fn aad(id: &str) -> String {
-    format!("family_members/{id}/profile")
 }
 
 impl StoredProfile {
@@ -186,7 +184,8 @@ fn today() -> Date {
 
 impl Family {
     fn member_view(&self, row: babyshield_storage::family::MemberRow) -> Result<Member, ApiError> {
-        let profile: StoredProfile = self.open(&row.profile_sealed, &aad(&row.id))?;
+        let profile: StoredProfile =
+            self.open(&row.profile_sealed, &aad(SealedColumn::MemberProfile, &row.id))?;
         let restorable_until = row.deleted_at.as_deref().and_then(|d| {
             let at = time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()?;
             Some(rfc3339(at + time::Duration::days(self.config.restore_window_days)))
@@ -210,7 +209,7 @@ impl Family {
     pub async fn create_member(&self, user: &AuthUser, input: MemberInput) -> Result<Member, ApiError> {
         let profile = StoredProfile::from_input(input, today())?;
         let id = new_id();
-        let sealed = self.seal(&profile, &aad(&id))?;
+        let sealed = self.seal(&profile, &aad(SealedColumn::MemberProfile, &id))?;
         if !self.store.create_member(&user.user_id, &id, &sealed, self.config.max_members).await? {
             return Err(ApiError::Conflict(format!(
                 "an account can have at most {} family members (deleted ones count until purged)",
@@ -252,17 +251,16 @@ impl Family {
         // saving a profile does not make a child younger.
         if let (Some(months), Some(Ok(previous))) = (
             profile.age_months,
-            self.store
-                .member(&user.user_id, id)
-                .await?
-                .map(|r| self.open::<StoredProfile>(&r.profile_sealed, &aad(id))),
+            self.store.member(&user.user_id, id).await?.map(|r| {
+                self.open::<StoredProfile>(&r.profile_sealed, &aad(SealedColumn::MemberProfile, id))
+            }),
         ) && previous.age_months(today()) == Some(months)
             && previous.age_recorded_on.is_some()
         {
             profile.age_months = previous.age_months;
             profile.age_recorded_on = previous.age_recorded_on;
         }
-        let sealed = self.seal(&profile, &aad(id))?;
+        let sealed = self.seal(&profile, &aad(SealedColumn::MemberProfile, id))?;
         if !self.store.update_member(&user.user_id, id, &sealed).await? {
             return Err(not_found());
         }
@@ -295,7 +293,8 @@ impl Family {
             Some(row) if row.deleted_at.is_none() => row,
             _ => return Err(ApiError::NotFound("no family member with this memberId".into())),
         };
-        let profile: StoredProfile = self.open(&row.profile_sealed, &aad(&row.id))?;
+        let profile: StoredProfile =
+            self.open(&row.profile_sealed, &aad(SealedColumn::MemberProfile, &row.id))?;
         Ok(MemberFacts {
             age_months: profile.age_months(today()),
             allergens: profile.allergens(),

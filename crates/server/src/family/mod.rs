@@ -18,7 +18,7 @@ mod webhooks;
 use std::sync::Arc;
 
 use babyshield_security::{BlindIndex, DataKeyRing};
-use babyshield_storage::Store;
+use babyshield_storage::{Store, family::SealedColumn};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
@@ -98,6 +98,41 @@ impl Family {
     fn blind(&self, purpose: &str, value: &str) -> String {
         self.index.compute(&format!("watch/{purpose}/{value}"))
     }
+}
+
+/// The associated data of a sealed family value: table, row and field, so
+/// a value copied to another row or column does not open.
+fn aad(column: SealedColumn, id: &str) -> String {
+    format!("{}/{id}/{}", column.table(), column.field())
+}
+
+/// Re-seals every family value still sealed with an older data key (part
+/// of `babyshield keys rotate`); how many values were re-sealed.
+pub(crate) async fn reseal_family_data(store: &Store, fields: &DataKeyRing) -> Result<u64, ApiError> {
+    let current = fields.current_kid().to_string();
+    let mut resealed = 0;
+    for column in SealedColumn::ALL {
+        loop {
+            let rows = store.family_sealed_with_other_key(column, &current, 500).await?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut progressed = false;
+            for (id, old) in rows {
+                let aad = aad(column, &id);
+                let plain = fields.open(&old, aad.as_bytes()).map_err(ApiError::internal)?;
+                if store.reseal_family(column, &id, &old, &fields.seal(&plain, aad.as_bytes())).await? {
+                    resealed += 1;
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                // Every row changed under us; the next pass reads them again.
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    Ok(resealed)
 }
 
 /// A new row id: UUIDv7, so id order is creation order (lists page on it).

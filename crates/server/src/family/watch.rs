@@ -23,7 +23,7 @@ use babyshield_storage::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Family, PageRequest, SafetyReport, new_id, optional_text,
+    Family, PageRequest, SafetyReport, SealedColumn, aad, new_id, optional_text,
     paging::Page,
     safety::{Checked, parse_barcode},
 };
@@ -98,10 +98,6 @@ pub struct WatchedProduct {
 
 pub type WatchPage = Page<WatchedProduct>;
 
-fn aad(id: &str) -> String {
-    format!("watched_products/{id}/details")
-}
-
 /// Model numbers compared as the domain rules compare them (no case,
 /// spaces or punctuation); too short to identify a product is no key.
 fn model_key(model: &str) -> Option<String> {
@@ -116,7 +112,7 @@ fn brand_key(brand: &str) -> Option<String> {
 
 impl Family {
     fn watch_view(&self, row: WatchRow) -> Result<WatchedProduct, ApiError> {
-        let details: Details = self.open(&row.details_sealed, &aad(&row.id))?;
+        let details: Details = self.open(&row.details_sealed, &aad(SealedColumn::WatchDetails, &row.id))?;
         Ok(WatchedProduct {
             id: row.id,
             barcode: details.barcode,
@@ -154,7 +150,7 @@ impl Family {
         }
         let id = new_id();
         let new = NewWatch {
-            details_sealed: self.seal(&details, &aad(&id))?,
+            details_sealed: self.seal(&details, &aad(SealedColumn::WatchDetails, &id))?,
             gtin_index: gtin.as_ref().map(|g| self.blind("gtin", g.as_str())),
             model_index,
             brand_index: details.brand.as_deref().and_then(brand_key).map(|k| self.blind("brand", &k)),
@@ -235,7 +231,8 @@ impl Family {
         let watches = self.store.watches_matching(&gtins, &models, &brands).await?;
         let mut best: HashMap<(String, String), NewNotification> = HashMap::new();
         for row in watches {
-            let details: Details = self.open(&row.details_sealed, &aad(&row.id))?;
+            let details: Details =
+                self.open(&row.details_sealed, &aad(SealedColumn::WatchDetails, &row.id))?;
             let query = details.query();
             for recall in recalls {
                 let Some(m) = safety::score_match(&query, recall) else { continue };
@@ -269,7 +266,7 @@ impl Family {
 
     /// Opens a watched product's label for alert payloads.
     pub(super) fn watch_label(&self, id: &str, sealed: &str) -> Option<String> {
-        let details: Details = self.open(sealed, &aad(id)).ok()?;
+        let details: Details = self.open(sealed, &aad(SealedColumn::WatchDetails, id)).ok()?;
         details.label.or(details.product_name).or(details.model).or(details.barcode)
     }
 }

@@ -25,7 +25,7 @@ use babyshield_storage::{
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 
-use super::{Family, FamilyConfig, new_id};
+use super::{Family, FamilyConfig, SealedColumn, aad, new_id};
 use crate::{accounts::AuthUser, error::ApiError};
 
 const MAX_URL: usize = 500;
@@ -63,10 +63,6 @@ pub struct WebhookCreated {
 struct Stored {
     url: String,
     secret: String,
-}
-
-fn aad(id: &str) -> String {
-    format!("webhooks/{id}/config")
 }
 
 /// Delivery: the HTTP client, the retry policy and a breaker per endpoint.
@@ -207,7 +203,7 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
 
 impl Family {
     fn webhook_view(&self, row: &WebhookRow) -> Result<(Webhook, Stored), ApiError> {
-        let stored: Stored = self.open(&row.config_sealed, &aad(&row.id))?;
+        let stored: Stored = self.open(&row.config_sealed, &aad(SealedColumn::WebhookConfig, &row.id))?;
         Ok((
             Webhook { id: row.id.clone(), url: stored.url.clone(), created_at: row.created_at.clone() },
             stored,
@@ -223,7 +219,7 @@ impl Family {
         let id = new_id();
         let secret = babyshield_security::new_opaque_token();
         let stored = Stored { url: url.to_string(), secret: secret.clone() };
-        let sealed = self.seal(&stored, &aad(&id))?;
+        let sealed = self.seal(&stored, &aad(SealedColumn::WebhookConfig, &id))?;
         if !self.store.create_webhook(&user.user_id, &id, &sealed, self.config.max_webhooks).await? {
             return Err(ApiError::Conflict(format!(
                 "an account can have at most {} webhooks",

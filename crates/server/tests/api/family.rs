@@ -23,6 +23,7 @@ crate::on_both_databases!(
     scan_history_is_opt_in_and_the_export_holds_everything,
     account_deletion_removes_family_data,
     lists_page_stably_and_load_in_one_statement,
+    key_rotation_reseals_family_data,
 );
 
 const PASSWORD: &str = "Test123!";
@@ -818,4 +819,51 @@ async fn lists_page_stably_and_load_in_one_statement(db: Db) {
     assert_eq!(seen, expected);
     let (status, err) = list("?cursor=bm9wZQ").await;
     assert_eq!((status, err["error"]["code"].as_str()), (400, Some("INVALID_CURSOR")));
+}
+
+async fn key_rotation_reseals_family_data(db: Db) {
+    use base64::Engine;
+    let app = TestApp::spawn_with(db, quiet_jobs).await;
+    app.import(&fixture_recalls()).await;
+    let token = signup(&app, "rotate@example.com").await;
+    let mia = add_member(&app, &token, json!({"name": "Mia", "ageMonths": 3})).await;
+    call(&app, "POST", "/api/v1/monitoring/products", &token, Some(json!({"barcode": "012345678905"}))).await;
+    call(&app, "PUT", "/api/v1/user/preferences", &token, Some(json!({"scanHistory": true}))).await;
+    call(&app, "POST", "/api/v1/safety-check", &token, Some(json!({"barcode": "012345678905"}))).await;
+    call(&app, "POST", "/api/v1/webhooks", &token, Some(json!({"url": "http://127.0.0.1:9/hook"}))).await;
+
+    let old = app.state.secrets().data_keys.expose().to_string();
+    let key = base64::engine::general_purpose::STANDARD.encode(b"another-brand-new-data-key-32b!!");
+    let new_key = format!("knew:{key}");
+    let mut secrets = app.state.secrets().clone();
+    secrets.data_keys = babyshield_server::config::Secret::from(format!("{new_key},{old}"));
+    let rotated =
+        babyshield_server::accounts::Accounts::new(app.state.config(), &secrets, app.state.store().clone())
+            .unwrap();
+    let report = rotated.rotate_keys(|_| {}).await.unwrap();
+    assert_eq!(report.resealed_family, 4, "member, watched product, scan entry, webhook");
+    assert_eq!(rotated.rotate_keys(|_| {}).await.unwrap().resealed_family, 0, "idempotent");
+    for (table, column) in [
+        ("family_members", "profile_sealed"),
+        ("watched_products", "details_sealed"),
+        ("scan_history", "entry_sealed"),
+        ("webhooks", "config_sealed"),
+    ] {
+        let stale =
+            count(&app, &format!("SELECT COUNT(*) FROM {table} WHERE {column} NOT LIKE 'v1:knew:%'")).await;
+        assert_eq!(stale, 0, "{table} still has values on the old key");
+    }
+    // The new key alone opens the child's profile.
+    let only_new = babyshield_security::DataKeyRing::parse(&new_key).unwrap();
+    let id = mia["id"].as_str().unwrap();
+    let sealed: String = match app.state.store().pool() {
+        Pool::Sqlite(p) => {
+            sqlx::query_scalar("SELECT profile_sealed FROM family_members").fetch_one(p).await.unwrap()
+        }
+        Pool::Postgres(p) => {
+            sqlx::query_scalar("SELECT profile_sealed FROM family_members").fetch_one(p).await.unwrap()
+        }
+    };
+    let profile = only_new.open(&sealed, format!("family_members/{id}/profile").as_bytes()).unwrap();
+    assert!(profile.contains("\"Mia\""), "{profile}");
 }
