@@ -149,3 +149,25 @@ pub fn patch_jpeg_dimensions(mut jpeg: Vec<u8>, width: u16, height: u16) -> Vec<
     jpeg[pos + 7..pos + 9].copy_from_slice(&width.to_be_bytes());
     jpeg
 }
+
+/// A `multipart/form-data` body from `(name, filename, bytes)` parts, as a
+/// phone app uploads a photo; returns (content type, body).
+pub fn multipart_form(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "babyshield-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, filename, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let disposition = match filename {
+            Some(file) => format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            ),
+            None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+        };
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}

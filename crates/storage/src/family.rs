@@ -27,6 +27,15 @@ pub struct WatchRow {
     pub created_at: String,
 }
 
+/// A watched product found by its match keys, with the keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchCandidate {
+    pub row: WatchRow,
+    pub gtin_index: Option<String>,
+    pub model_index: Option<String>,
+    pub brand_index: Option<String>,
+}
+
 /// A watched product to store, with its blind-indexed match keys.
 #[derive(Debug, Clone)]
 pub struct NewWatch {
@@ -453,20 +462,20 @@ impl Store {
         gtins: &[String],
         models: &[String],
         brands: &[String],
-    ) -> Result<Vec<WatchRow>, StorageError> {
-        if gtins.is_empty() && models.is_empty() && brands.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut out: Vec<WatchRow> = Vec::new();
+    ) -> Result<Vec<WatchCandidate>, StorageError> {
+        type CandidateTuple =
+            (String, String, String, String, Option<String>, Option<String>, Option<String>);
+        let mut out: Vec<WatchCandidate> = Vec::new();
         for (column, keys) in [("gtin_index", gtins), ("model_index", models), ("brand_index", brands)] {
             for chunk in keys.chunks(200) {
                 let mut args = crate::recalls::args::Args::default();
                 let list: Vec<String> = chunk.iter().map(|k| args.text(k.as_str())).collect();
                 let sql = format!(
-                    "SELECT id, user_id, details_sealed, created_at FROM watched_products WHERE {column} IN ({})",
+                    "SELECT id, user_id, details_sealed, created_at, gtin_index, model_index, brand_index \
+                     FROM watched_products WHERE {column} IN ({})",
                     list.join(", ")
                 );
-                let rows: Vec<WatchTuple> = self
+                let rows: Vec<CandidateTuple> = self
                     .read(|| async {
                         Ok(crate::on_pool!(self, p => {
                             crate::recalls::args::bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args)
@@ -475,9 +484,14 @@ impl Store {
                         }))
                     })
                     .await?;
-                for row in rows.into_iter().map(watch) {
-                    if !out.iter().any(|w| w.id == row.id) {
-                        out.push(row);
+                for (id, user_id, details_sealed, created_at, gtin_index, model_index, brand_index) in rows {
+                    if !out.iter().any(|w| w.row.id == id) {
+                        out.push(WatchCandidate {
+                            row: WatchRow { id, user_id, details_sealed, created_at },
+                            gtin_index,
+                            model_index,
+                            brand_index,
+                        });
                     }
                 }
             }

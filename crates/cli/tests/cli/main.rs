@@ -6,4 +6,5 @@ mod accounts;
 mod config;
 mod data;
 mod harness;
+mod journey;
 mod serve;

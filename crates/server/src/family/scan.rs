@@ -139,6 +139,10 @@ impl Family {
         photo: Bytes,
         member_id: Option<String>,
     ) -> Result<ScanReport, ApiError> {
+        if member_id.is_some() && user.is_none() {
+            // Refused before the costly decode, not after.
+            return Err(ApiError::Unauthorized("checking for a family member needs a bearer token".into()));
+        }
         let outcome = self.scanner.decode(photo).await?;
         let barcodes: Vec<ImageScan> = outcome
             .codes

@@ -98,6 +98,11 @@ pub struct WatchedProduct {
 
 pub type WatchPage = Page<WatchedProduct>;
 
+/// The wire name of a match type (exact_gtin, model_number, fuzzy_name).
+fn match_type_name(match_type: MatchType) -> String {
+    serde_json::to_value(match_type).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
 /// Model numbers compared as the domain rules compare them (no case,
 /// spaces or punctuation); too short to identify a product is no key.
 fn model_key(model: &str) -> Option<String> {
@@ -214,27 +219,47 @@ impl Family {
     }
 
     /// The alerts a batch of recalls raises: best match per user and recall.
+    /// Each watched product is scored only against the recalls that share
+    /// one of its keys, so a popular brand watched by many families costs
+    /// (watchers x that brand's recalls), not (watchers x batch).
     async fn alerts_for(&self, recalls: &[Recall]) -> Result<Vec<NewNotification>, ApiError> {
-        let (mut gtins, mut models, mut brands) = (Vec::new(), Vec::new(), Vec::new());
-        for recall in recalls {
-            gtins.extend(recall.gtins().iter().map(|g| self.blind("gtin", g.as_str())));
+        // Blind-indexed key -> positions of the recalls carrying it.
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, recall) in recalls.iter().enumerate() {
+            let gtins = recall.gtins().iter().map(|g| self.blind("gtin", g.as_str())).collect::<Vec<_>>();
             let model_values =
                 recall.model.iter().chain(recall.model_number.iter()).chain(recall.model_numbers.iter());
-            models.extend(model_values.filter_map(|m| model_key(m)).map(|k| self.blind("model", &k)));
+            let models = model_values.filter_map(|m| model_key(m)).map(|k| self.blind("model", &k));
             let brand_values = recall.brand.iter().chain(recall.manufacturer.iter());
-            brands.extend(brand_values.filter_map(|b| brand_key(b)).map(|k| self.blind("brand", &k)));
+            let brands = brand_values.filter_map(|b| brand_key(b)).map(|k| self.blind("brand", &k));
+            for key in gtins.into_iter().chain(models).chain(brands) {
+                let positions = by_key.entry(key).or_default();
+                if positions.last() != Some(&i) {
+                    positions.push(i);
+                }
+            }
         }
-        for keys in [&mut gtins, &mut models, &mut brands] {
-            keys.sort();
-            keys.dedup();
-        }
-        let watches = self.store.watches_matching(&gtins, &models, &brands).await?;
+        let keys: Vec<String> = by_key.keys().cloned().collect();
+        // One key list serves the three indexes (the purposes differ, so a
+        // key of one kind never equals a key of another).
+        let candidates = self.store.watches_matching(&keys, &keys, &keys).await?;
         let mut best: HashMap<(String, String), NewNotification> = HashMap::new();
-        for row in watches {
+        for candidate in candidates {
+            let row = &candidate.row;
             let details: Details =
                 self.open(&row.details_sealed, &aad(SealedColumn::WatchDetails, &row.id))?;
             let query = details.query();
-            for recall in recalls {
+            let mut positions: Vec<usize> =
+                [&candidate.gtin_index, &candidate.model_index, &candidate.brand_index]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| by_key.get(k))
+                    .flatten()
+                    .copied()
+                    .collect();
+            positions.sort_unstable();
+            positions.dedup();
+            for recall in positions.into_iter().map(|i| &recalls[i]) {
                 let Some(m) = safety::score_match(&query, recall) else { continue };
                 if m.match_type != MatchType::ExactGtin && m.confidence < ALERT_MIN_CONFIDENCE {
                     continue;
@@ -249,10 +274,7 @@ impl Family {
                             user_id: row.user_id.clone(),
                             recall_id: recall.id.as_str().to_string(),
                             watch_id: Some(row.id.clone()),
-                            match_type: serde_json::to_value(m.match_type)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_string))
-                                .unwrap_or_default(),
+                            match_type: match_type_name(m.match_type),
                             confidence: (f64::from(m.confidence) * 100.0).round() / 100.0,
                         },
                     );

@@ -8,7 +8,10 @@
 //! and full jitter (8 attempts over about an hour); each endpoint has its
 //! own circuit breaker, so a dead endpoint is not hammered (its jobs wait
 //! until the breaker lets a trial through). URLs on loopback or private
-//! networks are refused unless `family.webhook_allow_private` is set.
+//! networks are refused unless `family.webhook_allow_private` is set: at
+//! registration for literal addresses, and at connection time for names
+//! (the client's resolver drops private addresses, so a name re-pointed at
+//! an internal service after registration reaches nothing).
 
 use std::{
     collections::HashMap,
@@ -85,12 +88,15 @@ pub(crate) enum DeliveryError {
 impl Delivery {
     pub(super) fn new(config: &FamilyConfig) -> anyhow::Result<Delivery> {
         crate::tls::install_crypto_provider();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.webhook_timeout_ms))
             .connect_timeout(Duration::from_millis(config.webhook_timeout_ms.min(3_000)))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("BabyShield-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("BabyShield-Webhooks/", env!("CARGO_PKG_VERSION")));
+        if !config.webhook_allow_private {
+            builder = builder.dns_resolver(Arc::new(PublicOnly));
+        }
+        let client = builder.build()?;
         Ok(Delivery {
             client,
             allow_private: config.webhook_allow_private,
@@ -147,24 +153,25 @@ impl Delivery {
         }
         Ok(url)
     }
+}
 
-    /// Resolves the host at delivery time and refuses private addresses
-    /// (a public name may have been re-pointed since registration).
-    async fn check_destination(&self, url: &reqwest::Url) -> Result<(), DeliveryError> {
-        if self.allow_private {
-            return Ok(());
-        }
-        let host = url.host_str().unwrap_or_default().to_string();
-        let port = url.port_or_known_default().unwrap_or(443);
-        let addrs = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|e| DeliveryError::Retry(format!("cannot resolve webhook host: {e}")))?;
-        for addr in addrs {
-            if is_private(addr.ip()) {
-                return Err(DeliveryError::Drop("webhook host resolves to a private address".into()));
+/// The webhook client's resolver: public addresses only, decided at
+/// connection time (no window between a check and the connect).
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let resolved: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> =
+                resolved.into_iter().filter(|a| !is_private(a.ip())).collect();
+            if public.is_empty() {
+                return Err("webhook host has no public address".into());
             }
-        }
-        Ok(())
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 
@@ -280,10 +287,6 @@ impl Family {
             return Err(DeliveryError::Retry("endpoint circuit breaker is open".into()));
         }
         let url = reqwest::Url::parse(&stored.url).map_err(|e| DeliveryError::Drop(e.to_string()))?;
-        if let Err(e) = self.webhooks.check_destination(&url).await {
-            breaker.record_failure();
-            return Err(e);
-        }
         let t = time::OffsetDateTime::now_utc().unix_timestamp();
         let sent = self
             .webhooks
@@ -362,6 +365,19 @@ mod tests {
         let lab =
             Delivery::new(&FamilyConfig { webhook_allow_private: true, ..FamilyConfig::default() }).unwrap();
         assert!(lab.check_url("http://127.0.0.1:9000/hook").is_ok());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_private_addresses_reach_nothing() {
+        use reqwest::dns::Resolve;
+        let err = PublicOnly.resolve("localhost".parse().unwrap()).await.err().expect("refused");
+        assert!(err.to_string().contains("no public address"), "{err}");
+        // And end to end: the strict client cannot call a loopback name.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let strict = Delivery::new(&FamilyConfig::default()).unwrap();
+        let sent = strict.client.post(format!("http://localhost:{port}/hook")).send().await;
+        assert!(sent.is_err(), "a loopback name must not be reachable");
     }
 
     #[test]

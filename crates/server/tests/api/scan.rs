@@ -2,7 +2,9 @@
 //! (several symbologies, rotated, noisy, photo-sized), sent as multipart to
 //! `POST /api/v1/scan/image`; bad and hostile images get clear 4xx.
 
-use babyshield_scan_testkit::{BarcodeFormat, add_noise, canvas, jpeg, png, png_header_only, render};
+use babyshield_scan_testkit::{
+    BarcodeFormat, add_noise, canvas, jpeg, multipart_form, png, png_header_only, render,
+};
 use image::imageops;
 use serde_json::{Value, json};
 
@@ -16,28 +18,8 @@ crate::on_both_databases!(
     unreadable_photos_get_clear_errors
 );
 
-/// A multipart/form-data body from (name, filename, bytes) parts.
-fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "babyshield-test-boundary-7d1f";
-    let mut body = Vec::new();
-    for (name, filename, bytes) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match filename {
-            Some(f) => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
-                    .as_bytes(),
-            ),
-            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
-        }
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 async fn upload(app: &TestApp, token: Option<&str>, parts: &[(&str, Option<&str>, &[u8])]) -> (u16, Value) {
-    let (content_type, body) = multipart(parts);
+    let (content_type, body) = multipart_form(parts);
     let mut request =
         app.client.post(app.url("/api/v1/scan/image")).header("content-type", content_type).body(body);
     if let Some(token) = token {
