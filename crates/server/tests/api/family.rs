@@ -735,10 +735,17 @@ async fn account_deletion_removes_family_data(db: Db) {
     }
 }
 
-/// Counts the SELECTs on family_members that sqlx runs.
-struct StatementCounter(Arc<AtomicUsize>);
+/// Records the text of every statement sqlx runs (its `sqlx::query` events).
+struct StatementLog(Arc<Mutex<Vec<String>>>);
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
+impl StatementLog {
+    /// Statements run since `from` (an earlier `len`) that touch `table`.
+    fn touching(log: &Mutex<Vec<String>>, from: usize, tables: &[&str]) -> usize {
+        log.lock().unwrap()[from..].iter().filter(|sql| tables.iter().any(|t| sql.contains(t))).count()
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementLog {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         if event.metadata().target() != "sqlx::query" {
             return;
@@ -755,17 +762,17 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
         }
         let mut sql = Sql(String::new());
         event.record(&mut sql);
-        if sql.0.contains("SELECT") && sql.0.contains("FROM family_members") {
-            self.0.fetch_add(1, Ordering::SeqCst);
+        if sql.0.contains("SELECT") {
+            self.0.lock().unwrap().push(sql.0);
         }
     }
 }
 
 async fn lists_page_stably_and_load_in_one_statement(db: Db) {
     use tracing_subscriber::layer::SubscriberExt;
-    let statements = Arc::new(AtomicUsize::new(0));
+    let log = Arc::new(Mutex::new(Vec::new()));
     let subscriber = tracing_subscriber::registry()
-        .with(StatementCounter(Arc::clone(&statements)))
+        .with(StatementLog(Arc::clone(&log)))
         .with(tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::TRACE));
     // One process per test (nextest): the global default is ours.
     let _ = tracing::subscriber::set_global_default(subscriber);
@@ -782,17 +789,18 @@ async fn lists_page_stably_and_load_in_one_statement(db: Db) {
         let (app, token) = (&app, token.clone());
         async move { call(app, "GET", &format!("/api/v1/family/members{query}"), &token, None).await }
     };
-    let before = statements.load(Ordering::SeqCst);
+    let members = ["FROM family_members"];
+    let before = log.lock().unwrap().len();
     let (_, one) = list("?limit=100").await;
-    let with_one = statements.load(Ordering::SeqCst) - before;
+    let with_one = StatementLog::touching(&log, before, &members);
     assert_eq!(one["data"]["items"].as_array().unwrap().len(), 1);
 
     for n in 1..25 {
         add_member(&app, &token, json!({"name": format!("Child {n}"), "ageMonths": n})).await;
     }
-    let before = statements.load(Ordering::SeqCst);
+    let before = log.lock().unwrap().len();
     let (_, all) = list("?limit=100").await;
-    let with_many = statements.load(Ordering::SeqCst) - before;
+    let with_many = StatementLog::touching(&log, before, &members);
     assert_eq!(all["data"]["items"].as_array().unwrap().len(), 25);
     assert_eq!(with_one, 1, "one statement for the page");
     assert_eq!(with_many, with_one, "the statement count does not grow with the rows (no N+1)");
@@ -819,6 +827,31 @@ async fn lists_page_stably_and_load_in_one_statement(db: Db) {
     assert_eq!(seen, expected);
     let (status, err) = list("?cursor=bm9wZQ").await;
     assert_eq!((status, err["error"]["code"].as_str()), (400, Some("INVALID_CURSOR")));
+
+    // Alerts come with their recall and watched product: still one statement
+    // for the page, however many alerts it holds.
+    let alerts_page = || call(&app, "GET", "/api/v1/notifications?limit=100", &token, None);
+    let related = ["notifications", "FROM recalls", "watched_products"];
+    call(&app, "POST", "/api/v1/monitoring/products", &token, Some(json!({"barcode": "9340431297480"})))
+        .await;
+    app.import(&fixture_recalls()).await;
+    run_jobs(&app, 1).await;
+    let before = log.lock().unwrap().len();
+    let (_, one) = alerts_page().await;
+    let for_one = StatementLog::touching(&log, before, &related);
+    assert_eq!(one["data"]["items"].as_array().unwrap().len(), 1);
+    for body in [json!({"barcode": "012345678905"}), json!({"model": "ZX-100"})] {
+        call(&app, "POST", "/api/v1/monitoring/products", &token, Some(body)).await;
+    }
+    app.import(&fixture_recalls().replace("Recalled", "Recall (update)")).await;
+    run_jobs(&app, 1).await;
+    let before = log.lock().unwrap().len();
+    let (_, three) = alerts_page().await;
+    let for_three = StatementLog::touching(&log, before, &related);
+    assert_eq!(three["data"]["items"].as_array().unwrap().len(), 3, "{three}");
+    assert!(three["data"]["items"].as_array().unwrap().iter().all(|n| n["recall"]["title"].is_string()));
+    assert_eq!(for_one, 1, "one statement for the page of alerts");
+    assert_eq!(for_three, for_one, "recalls and products are joined, not fetched per alert");
 }
 
 async fn key_rotation_reseals_family_data(db: Db) {
