@@ -36,8 +36,11 @@ impl Accounts {
         }
         let hash = self.hasher.hash(new).await?;
         let audit = self.event(meta, &user.user_id, "password_change", &user.user_id, "success", json!({}));
-        self.store.change_password(&self.audit, &user.user_id, &hash, &audit).await?;
-        self.open_session(meta, &user.user_id, &user.role, "login").await
+        let session = self.new_session(meta, &user.user_id, "login");
+        self.store
+            .change_password(&self.audit, &user.user_id, &hash, &audit, &session.stored(), &session.audit)
+            .await?;
+        self.pair(&user.user_id, &session.id, &user.role, session.refresh, session.now)
     }
 
     /// Validates the address; the lookup, token and mail happen in

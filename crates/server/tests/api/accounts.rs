@@ -26,6 +26,7 @@ crate::on_both_databases!(
     key_rotation_reseals_personal_data,
     deleted_accounts_are_purged_after_the_retention_period,
     a_registration_that_fails_half_way_leaves_nothing_behind,
+    a_password_change_that_fails_half_way_changes_nothing,
 );
 
 const EMAIL: &str = "Parent.One@Example.com";
@@ -644,4 +645,45 @@ async fn a_registration_that_fails_half_way_leaves_nothing_behind(db: Db) {
     let audit = app.state.store().audit_all().await.unwrap();
     assert!(audit.iter().all(|r| r.action != "register"), "no audit row for what did not happen");
     assert!(app.state.accounts().verify_audit().await.unwrap().is_ok());
+}
+
+async fn a_password_change_that_fails_half_way_changes_nothing(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let phone = register(&app, EMAIL, PASSWORD).await["data"]["access_token"].as_str().unwrap().to_string();
+    // The new session's insert (the last write of the change) fails.
+    match app.state.store().pool() {
+        babyshield_storage::Pool::Sqlite(p) => {
+            sqlx::query("CREATE TRIGGER fail_sessions BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'injected'); END")
+                .execute(p)
+                .await
+                .unwrap();
+        }
+        babyshield_storage::Pool::Postgres(p) => {
+            sqlx::raw_sql(
+                "CREATE FUNCTION fail_sessions() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$ \
+                 LANGUAGE plpgsql; \
+                 CREATE TRIGGER fail_sessions BEFORE INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION fail_sessions()",
+            )
+            .execute(p)
+            .await
+            .unwrap();
+        }
+    }
+    let change = json!({"current_password": PASSWORD, "new_password": "Safer-Pass-42", "confirm_password": "Safer-Pass-42"});
+    let (status, _) = post_auth(&app, "/api/v1/auth/password/change", &phone, &change).await;
+    assert_eq!(status, 500);
+    assert_eq!(me(&app, &phone).await.0, 200, "the session was not revoked");
+    let rows = app.state.store().audit_all().await.unwrap();
+    assert!(rows.iter().all(|r| !(r.action == "password_change" && r.outcome == "success")));
+    assert!(app.state.accounts().verify_audit().await.unwrap().is_ok());
+    match app.state.store().pool() {
+        babyshield_storage::Pool::Sqlite(p) => {
+            sqlx::query("DROP TRIGGER fail_sessions").execute(p).await.unwrap();
+        }
+        babyshield_storage::Pool::Postgres(p) => {
+            sqlx::query("DROP TRIGGER fail_sessions ON sessions").execute(p).await.unwrap();
+        }
+    }
+    assert_eq!(token(&app, EMAIL, "Safer-Pass-42").await.0, 401, "the new password was not stored");
+    assert_eq!(token(&app, EMAIL, PASSWORD).await.0, 200);
 }

@@ -187,12 +187,18 @@ impl Store {
 
     /// New password hash; every session of the user is revoked in the same
     /// transaction (old access and refresh tokens stop working at once).
+    /// Stores the new hash, revokes every session, and opens the caller's
+    /// new one, with both audit rows, in ONE transaction: a failure leaves
+    /// the old password and sessions in place, never a signed-out user with
+    /// a changed password.
     pub async fn change_password(
         &self,
         chain: &AuditChain,
         user_id: &str,
         hash: &str,
         audit: &AuditEvent,
+        session: &NewSession<'_>,
+        signed_in: &AuditEvent,
     ) -> Result<(), StorageError> {
         let now = now_rfc3339();
         crate::in_write_tx!(self, tx => {
@@ -204,6 +210,8 @@ impl Store {
                 .await?;
             revoke_user_sessions!(tx, user_id, "password_changed", &now);
             append_in_tx!(tx, chain, audit);
+            insert_session!(tx, session, &now);
+            append_in_tx!(tx, chain, signed_in);
         });
         Ok(())
     }
