@@ -25,7 +25,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> u8 {
     if error.chain().any(|e| e.is::<ConfigError>()) { EXIT_CONFIG } else { 1 }
 }
 
-fn load(config_path: Option<&Path>) -> anyhow::Result<Config> {
+pub(crate) fn load(config_path: Option<&Path>) -> anyhow::Result<Config> {
     Ok(Config::load(config_path)?)
 }
 
@@ -106,7 +106,7 @@ pub async fn import(config_path: Option<&Path>, file: &Path, batch_size: usize) 
     Ok(if report.rejected > 0 { ExitCode::from(EXIT_PARTIAL) } else { ExitCode::SUCCESS })
 }
 
-fn progress_bar(size: Option<u64>) -> ProgressBar {
+pub(crate) fn progress_bar(size: Option<u64>) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::with_draw_target(size, ProgressDrawTarget::hidden());
     }
@@ -216,45 +216,4 @@ pub async fn outbox(config_path: Option<&Path>, limit: i64) -> anyhow::Result<Ex
         println!("--- {created_at}\nTo: {to}\nSubject: {subject}\n\n{body}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-pub async fn ingest(config_path: Option<&Path>, source: &str, file: &Path) -> anyhow::Result<ExitCode> {
-    let source =
-        babyshield_ingest::Source::parse(source).with_context(|| format!("unknown source {source}"))?;
-    let config = load(config_path)?;
-    telemetry::init_logging(&config.log);
-    let store = open_store(&config).await?;
-    if config.database.migrate_on_start {
-        store.migrate().await.context("cannot migrate the database")?;
-    }
-    let size = std::fs::metadata(file).with_context(|| format!("cannot open {}", file.display()))?.len();
-    if size > babyshield_server::ingest_run::MAX_PAGE_BYTES as u64 {
-        anyhow::bail!(
-            "{} is larger than {} bytes",
-            file.display(),
-            babyshield_server::ingest_run::MAX_PAGE_BYTES
-        );
-    }
-    let bar = progress_bar(None);
-    bar.set_message(format!("ingesting {}", file.display()));
-    let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let run = babyshield_server::ingest_run::ingest_page(&store, source, &body, "file").await;
-    bar.finish_and_clear();
-    let run = run.context("cannot record the run")?;
-    let quarantine = store.ingest_quarantine(run.id, 1000).await.unwrap_or_default();
-    store.close().await;
-    for q in &quarantine {
-        eprintln!("quarantined {}: {}", q.source_id.as_deref().unwrap_or("(no id)"), q.error);
-    }
-    println!(
-        "run {} ({}): fetched {}, inserted {}, updated {}, unchanged {}, quarantined {}",
-        run.id, run.status, run.fetched, run.inserted, run.updated, run.unchanged, run.quarantined
-    );
-    match run.error {
-        Some(error) => {
-            eprintln!("error: ingestion failed: {error}");
-            Ok(ExitCode::FAILURE)
-        }
-        None => Ok(ExitCode::SUCCESS),
-    }
 }

@@ -2,6 +2,7 @@
 //! library crates. With no subcommand it serves.
 
 mod commands;
+mod ingest;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -34,13 +35,19 @@ enum Command {
         batch_size: u64,
     },
     /// Ingest one page of an agency's data in its own format (CPSC Recall
-    /// Retrieval JSON, openFDA enforcement, Health Canada list or detail).
+    /// Retrieval JSON, openFDA enforcement, Health Canada list or detail),
+    /// from a file or fetched from a URL.
+    #[command(group(clap::ArgGroup::new("input").required(true).args(["file", "url"])))]
     Ingest {
         #[arg(long, value_parser = ["cpsc", "fda-food", "fda-drug", "fda-device", "health-canada"])]
         source: String,
         /// The page, as downloaded from the agency.
         #[arg(long)]
-        file: PathBuf,
+        file: Option<PathBuf>,
+        /// Fetch the page from this http(s) URL (timeouts, retries and the
+        /// breaker of `[ingest]` apply).
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Manage accounts.
     #[command(subcommand)]
@@ -111,7 +118,14 @@ fn main() -> ExitCode {
                 commands::import(config_path, &file, batch_size as usize).await
             }
             Command::GenData { count, seed, output } => commands::gen_data(count, seed, output.as_deref()),
-            Command::Ingest { source, file } => commands::ingest(config_path, &source, &file).await,
+            Command::Ingest { source, file, url } => {
+                let input = match (&file, &url) {
+                    (Some(file), _) => ingest::Input::File(file),
+                    (None, Some(url)) => ingest::Input::Url(url),
+                    (None, None) => unreachable!("clap requires --file or --url"),
+                };
+                ingest::run(config_path, &source, input).await
+            }
             Command::User(UserCommand::CreateAdmin { email }) => {
                 commands::create_admin(config_path, &email).await
             }

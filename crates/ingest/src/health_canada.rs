@@ -89,6 +89,18 @@ fn push_items(
     pushed
 }
 
+/// A JSON object with a top-level `recallId` and no `results`: the detail
+/// shape rather than a list.
+pub(crate) fn looks_like_detail(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "recallId")]
+        recall_id: Option<serde::de::IgnoredAny>,
+        results: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_slice::<Probe>(body).is_ok_and(|p| p.recall_id.is_some() && p.results.is_none())
+}
+
 pub(crate) fn parse_detail(body: &[u8]) -> Result<Result<Recall, RecordError>, PageError> {
     let value: Value = serde_json::from_slice(body).map_err(PageError::json)?;
     if !value.is_object() {

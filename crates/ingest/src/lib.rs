@@ -3,7 +3,8 @@
 //!
 //! Fetching is someone else's job; keeping this crate free of I/O means every
 //! mapping rule is tested against fixture payloads, and a bad record costs one
-//! [`RecordError`] instead of the whole page.
+//! [`RecordError`] instead of the whole page. [`paging`] says which URL a
+//! scheduled pull reads next, also without doing any I/O.
 
 mod barcodes;
 mod cpsc;
@@ -16,6 +17,7 @@ mod limits;
 mod links;
 mod openfda;
 mod page;
+pub mod paging;
 mod record;
 mod risk_category;
 mod source;
@@ -37,6 +39,23 @@ pub fn parse_page(source: Source, body: &[u8]) -> Result<ParsedPage, PageError> 
         Source::FdaFood | Source::FdaDrug | Source::FdaDevice => openfda::parse_page(source, body),
         Source::HealthCanada => health_canada::parse_list(body),
     }
+}
+
+/// Parses a document a person handed over (`babyshield ingest --file` or
+/// `--url`): a list page of `source`, or for Health Canada also the
+/// single-recall (detail) shape, which becomes a page of one record.
+pub fn parse_document(source: Source, body: &[u8]) -> Result<ParsedPage, PageError> {
+    if source == Source::HealthCanada && health_canada::looks_like_detail(body) {
+        let result = health_canada::parse_detail(body)?;
+        let id = match &result {
+            Ok(recall) => recall.id.as_str().strip_prefix("HEALTH_CANADA-").map(str::to_owned),
+            Err(e) => e.source_id.clone(),
+        };
+        let mut page = page::PageBuilder::default();
+        page.push(0, id, result);
+        return Ok(page.finish(Some(1)));
+    }
+    parse_page(source, body)
 }
 
 /// Parses Health Canada's single-recall endpoint (`{id}/{lang}`), which

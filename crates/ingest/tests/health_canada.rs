@@ -135,3 +135,25 @@ fn search_results_carry_their_count() {
     assert_eq!(page.total, Some(57));
     assert_eq!(page.source_ids, ["RA-1"]);
 }
+
+#[test]
+fn a_handed_over_document_may_be_a_list_or_one_detail() {
+    let list = fixture("health_canada_recent.json");
+    assert_eq!(
+        babyshield_ingest::parse_document(Source::HealthCanada, &list),
+        parse_page(Source::HealthCanada, &list)
+    );
+    let detail = fixture("health_canada_detail.json");
+    let page = babyshield_ingest::parse_document(Source::HealthCanada, &detail).unwrap();
+    assert_eq!(page.source_ids, ["RA-75001"]);
+    assert_eq!(page.records, vec![parse_health_canada_detail(&detail).unwrap()]);
+    let bad = babyshield_ingest::parse_document(
+        Source::HealthCanada,
+        &fixture("health_canada_detail_bad_date.json"),
+    )
+    .unwrap();
+    let err = bad.records[0].as_ref().unwrap_err();
+    assert_eq!((err.source_id.as_deref(), err.field.as_str()), (Some("RA-75009"), "start_date"));
+    // Other sources never read a lone object as a record.
+    assert!(babyshield_ingest::parse_document(Source::Cpsc, &detail).is_err());
+}

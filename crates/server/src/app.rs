@@ -45,6 +45,7 @@ impl Application {
         // Install the metrics recorder first: anything recorded before it
         // exists (pool gauges, hashing slots) would be lost.
         crate::telemetry::metrics_handle();
+        crate::memory::tune_allocator();
         config.validate()?;
         let secrets = Secrets::resolve(&config)?;
         let store = open_store(&config).await?;
@@ -115,6 +116,7 @@ impl Application {
         state.flags().spawn_refresher(state.lifecycle());
         crate::idempotency::spawn_purger(&state);
         crate::jobs::spawn(&state);
+        crate::ingest::schedule::spawn(&state);
         // Connection info gives the client address for throttling and audit.
         let router = routes::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let lifecycle_state = state.clone();

@@ -107,6 +107,17 @@ impl ApiError {
     }
 }
 
+impl From<babyshield_domain::SearchRequestError> for ApiError {
+    fn from(err: babyshield_domain::SearchRequestError) -> Self {
+        match err {
+            babyshield_domain::SearchRequestError::UnknownFields(fields) => ApiError::UnknownFields(fields),
+            babyshield_domain::SearchRequestError::Invalid { field, message } => {
+                ApiError::invalid(&field, message)
+            }
+        }
+    }
+}
+
 impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
         match err {

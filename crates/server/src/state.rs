@@ -11,6 +11,7 @@ use crate::{
     dependencies::Redis,
     family::Family,
     flags::Flags,
+    ingest::Ingest,
     lifecycle::Lifecycle,
     rate_limit::RateLimiter,
 };
@@ -31,6 +32,7 @@ struct Inner {
     accounts: Arc<Accounts>,
     flags: Arc<Flags>,
     family: Arc<Family>,
+    ingest: Arc<Ingest>,
 }
 
 impl AppState {
@@ -47,6 +49,12 @@ impl AppState {
             Arc::new(Family::new(&config, &secrets, store.clone(), &accounts, Arc::clone(&catalogue))?);
         let lifecycle = Lifecycle::default();
         let flags = Arc::new(Flags::new(store.clone(), &config.flags));
+        let ingest = Arc::new(Ingest::new(
+            &config.ingest,
+            store.clone(),
+            Some(Arc::clone(&catalogue)),
+            lifecycle.shutdown_token(),
+        )?);
         Ok(AppState {
             inner: Arc::new(Inner {
                 config,
@@ -59,6 +67,7 @@ impl AppState {
                 accounts,
                 flags,
                 family,
+                ingest,
             }),
         })
     }
@@ -66,6 +75,11 @@ impl AppState {
     /// Family safety: members, checks, scans, watched products, alerts.
     pub fn family(&self) -> &Arc<Family> {
         &self.inner.family
+    }
+
+    /// Pulls of the agencies' feeds (scheduled and triggered).
+    pub fn ingest(&self) -> &Arc<Ingest> {
+        &self.inner.ingest
     }
 
     pub fn accounts(&self) -> &Arc<Accounts> {

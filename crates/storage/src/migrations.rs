@@ -23,6 +23,7 @@ const SQLITE: &[MigrationFile] = migration_list!("sqlite":
     4 => "0004_idempotency_flags.sql",
     5 => "0005_ingest.sql",
     6 => "0006_family.sql",
+    7 => "0007_ingest_schedule.sql",
 );
 const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     1 => "0001_agencies.sql",
@@ -31,6 +32,7 @@ const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     4 => "0004_idempotency_flags.sql",
     5 => "0005_ingest.sql",
     6 => "0006_family.sql",
+    7 => "0007_ingest_schedule.sql",
 );
 
 /// Where the schema stands relative to this binary.

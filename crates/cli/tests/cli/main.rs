@@ -6,5 +6,6 @@ mod accounts;
 mod config;
 mod data;
 mod harness;
+mod ingest_url;
 mod journey;
 mod serve;

@@ -42,6 +42,7 @@ pub struct Config {
     pub cache: crate::cache::CacheConfig,
     pub family: crate::family::FamilyConfig,
     pub jobs: crate::jobs::JobsConfig,
+    pub ingest: crate::ingest::IngestConfig,
     pub secrets: secrets::SecretsConfig,
 }
 
@@ -64,6 +65,7 @@ impl Default for Config {
             cache: crate::cache::CacheConfig::default(),
             family: crate::family::FamilyConfig::default(),
             jobs: crate::jobs::JobsConfig::default(),
+            ingest: crate::ingest::IngestConfig::default(),
             secrets: secrets::SecretsConfig::default(),
         }
     }
@@ -140,6 +142,7 @@ impl Config {
         self.cache.validate()?;
         self.family.validate()?;
         self.jobs.validate()?;
+        self.ingest.validate()?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "must not be empty"));
         }

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use axum::{
     Router,
     extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
     routing::{get, post, put},
 };
 use babyshield_storage::accounts::{AuditFilter, AuditRow};
@@ -13,7 +15,7 @@ use serde_json::json;
 
 use crate::{
     accounts::RequestMeta,
-    auth::Admin,
+    auth::{Admin, OperatorAccess},
     envelope::Envelope,
     error::{ApiError, ApiResult},
     extract::ApiJson,
@@ -24,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/ingest/runs", get(ingest_runs))
         .route("/api/v1/admin/ingest/runs/{id}/quarantine", get(ingest_quarantine))
+        .route("/api/v1/admin/ingest/{source}", post(ingest_trigger))
         .route("/api/v1/admin/audit", get(audit))
         .route("/api/v1/admin/users/{id}/restore", post(restore))
         .route("/api/v1/admin/users/{id}/role", put(set_role))
@@ -150,7 +153,7 @@ pub async fn cache(
 #[utoipa::path(get, path = "/api/v1/admin/ingest/runs", tag = "admin", security(("bearer" = [])),
     params(("source" = Option<String>, Query, description = "cpsc, fda-food, fda-drug, fda-device, health-canada"),
            ("limit" = Option<u32>, Query, description = "1..200, default 50")),
-    responses((status = 200, description = "`data: [{id, source, origin, startedAt, finishedAt, status, fetched, inserted, updated, unchanged, quarantined, error}]`"),
+    responses((status = 200, description = "`data: [{id, source, origin, startedAt, finishedAt, status, pages, fetched, inserted, updated, unchanged, quarantined, error}]`; `status` is running, succeeded or failed, `finishedAt` null while running"),
               (status = 403, description = "Not an admin")))]
 pub async fn ingest_runs(
     State(state): State<AppState>,
@@ -184,6 +187,38 @@ pub async fn ingest_quarantine(
     Path(id): Path<i64>,
 ) -> ApiResult<Envelope<Vec<babyshield_storage::ingest::Quarantined>>> {
     Ok(Envelope(state.store().ingest_quarantine(id, 1000).await?))
+}
+
+/// Starts a pull of the source's feed now (it runs in the background; follow
+/// it in `GET /api/v1/admin/ingest/runs`). Admins or the operator token.
+#[utoipa::path(post, path = "/api/v1/admin/ingest/{source}", tag = "admin",
+    security(("bearer" = []), ("operator_token" = [])),
+    params(("source" = String, Path, description = "cpsc, fda-food, fda-drug, fda-device, health-canada")),
+    responses((status = 202, description = "`data: {runId, source, status: \"running\"}`"),
+              (status = 401, description = "No operator token or admin sign-in"),
+              (status = 403, description = "Not an admin"),
+              (status = 404, description = "No such source"),
+              (status = 409, description = "A pull of the source is running (its lease is held), or the source has no `base_url` configured")))]
+pub async fn ingest_trigger(
+    State(state): State<AppState>,
+    _access: OperatorAccess,
+    Path(source): Path<String>,
+) -> ApiResult<Response> {
+    use crate::ingest::StartError;
+    let source = babyshield_ingest::Source::parse(&source).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let started = state.ingest().start(source, "admin").await.map_err(|e| match e {
+        StartError::NotConfigured(_) | StartError::Running(_) => ApiError::Conflict(e.to_string()),
+        StartError::Storage(e) => ApiError::from(e),
+    })?;
+    let run_id = started.run_id;
+    let ingest = std::sync::Arc::clone(state.ingest());
+    state.lifecycle().spawn(async move {
+        if let Err(e) = ingest.run(started).await {
+            tracing::warn!(source = %source, run = run_id, error = %e, "could not record the end of a pull");
+        }
+    });
+    let body = json!({ "runId": run_id, "source": source.as_str(), "status": "running" });
+    Ok((StatusCode::ACCEPTED, Envelope(body)).into_response())
 }
 
 fn admin_limit(value: Option<&String>) -> ApiResult<i64> {

@@ -11,6 +11,7 @@ use axum::{
     routing::{get, post},
 };
 
+use crate::family::Page;
 use crate::{
     accounts::AuthUser,
     envelope::Envelope,
@@ -43,7 +44,7 @@ pub(super) fn row_id(id: &str, what: &str) -> ApiResult<String> {
     params(("limit" = Option<u32>, Query, description = "1..100, default 20"),
            ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
            ("deleted" = Option<bool>, Query, description = "list deleted, restorable members instead")),
-    responses((status = 200, description = "A page of members", body = MemberPage),
+    responses((status = 200, description = "A page of members", body = Page<Member>),
               (status = 401, description = "Not signed in")))]
 pub async fn list(
     State(state): State<AppState>,

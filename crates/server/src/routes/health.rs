@@ -98,7 +98,9 @@ pub async fn dependency_list(state: axum::extract::State<AppState>) -> Envelope<
 }
 
 /// Operator view: version, revision, uptime, pool, migrations, dependencies
-/// with their errors.
+/// with their errors, and each recall source's freshness (a stale source
+/// shows here and in `/metrics`, never in readiness: old data is still
+/// served).
 #[utoipa::path(get, path = "/health/detailed", tag = "health",
     security(("operator_token" = [])),
     responses((status = 200, description = "Detailed health"), (status = 401, description = "Operator token missing or wrong")))]
@@ -106,6 +108,13 @@ pub async fn detailed(_: OperatorAccess, state: axum::extract::State<AppState>) 
     let checks = dependencies::check_all(&state).await;
     let migrations = state.store().migration_status().await.ok();
     let all_up = checks.iter().all(|c| c.status == Health::Up);
+    let ingestion = match crate::ingest::freshness(&state).await {
+        Ok(sources) => {
+            let stale: Vec<&str> = sources.iter().filter(|s| s.stale).map(|s| s.source).collect();
+            json!({ "stale": stale, "sources": sources })
+        }
+        Err(e) => json!({ "error": e.to_string() }),
+    };
     Envelope(json!({
         "status": if state.lifecycle().is_draining() { "shutting_down" } else if all_up { "ready" } else { "degraded" },
         "version": telemetry::VERSION,
@@ -122,6 +131,7 @@ pub async fn detailed(_: OperatorAccess, state: axum::extract::State<AppState>) 
             "database": state.store().breaker_state(),
             "redis": state.redis().map(|r| r.breaker().state()),
         },
+        "ingestion": ingestion,
     }))
     .into_response()
 }

@@ -25,6 +25,7 @@ async fn render(State(state): State<AppState>) -> impl IntoResponse {
     .set(1.0);
     state.catalogue().record_metrics();
     crate::jobs::record_metrics(&state).await;
+    crate::ingest::record_metrics(&state).await;
     let handle = telemetry::metrics_handle();
     handle.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())

@@ -16,6 +16,7 @@ mod recalls;
 mod safety;
 mod search;
 mod user_data;
+pub(crate) mod v2;
 
 use axum::{Router, extract::Request};
 
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(safety::router(&state))
         .merge(monitoring::router())
         .merge(user_data::router())
+        .merge(v2::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())

@@ -13,6 +13,7 @@ use axum::{
 use serde::Serialize;
 
 use super::family::row_id;
+use crate::family::Page;
 use crate::{
     accounts::AuthUser,
     envelope::Envelope,
@@ -39,7 +40,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/v1/monitoring/products", tag = "family", security(("bearer" = [])),
     params(("limit" = Option<u32>, Query, description = "1..100, default 20"),
            ("cursor" = Option<String>, Query, description = "nextCursor of the previous page")),
-    responses((status = 200, description = "Watched products, newest first", body = WatchPage)))]
+    responses((status = 200, description = "Watched products, newest first", body = Page<WatchedProduct>)))]
 pub async fn list_watches(
     State(state): State<AppState>,
     user: AuthUser,
@@ -82,7 +83,7 @@ pub async fn unwatch(
     params(("limit" = Option<u32>, Query, description = "1..100, default 20"),
            ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
            ("unread" = Option<bool>, Query, description = "only unread alerts")),
-    responses((status = 200, description = "A page of alerts", body = NotificationPage)))]
+    responses((status = 200, description = "A page of alerts", body = Page<Notification>)))]
 pub async fn notifications(
     State(state): State<AppState>,
     user: AuthUser,

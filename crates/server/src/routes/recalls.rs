@@ -91,7 +91,9 @@ pub async fn stats(State(state): State<AppState>, conditional: IfNoneMatch) -> A
 const LIST_PARAMS: &[&str] =
     &["agency", "severity", "riskCategory", "date_from", "date_to", "limit", "cursor"];
 
-fn parse_list_params(params: HashMap<String, String>) -> ApiResult<(RecallFilters, Option<String>, u32)> {
+pub(super) fn parse_list_params(
+    params: HashMap<String, String>,
+) -> ApiResult<(RecallFilters, Option<String>, u32)> {
     let mut unknown: Vec<String> =
         params.keys().filter(|k| !LIST_PARAMS.contains(&k.as_str())).cloned().collect();
     if !unknown.is_empty() {

@@ -1,9 +1,9 @@
 use axum::{Router, extract::State, routing::post};
-use babyshield_domain::{AdvancedSearch, SearchRequestError};
+use babyshield_domain::AdvancedSearch;
 
 use crate::{
     cache::{self, CacheClass, CachedJson},
-    error::{ApiError, ApiResult},
+    error::ApiResult,
     extract::ApiJson,
     state::AppState,
 };
@@ -24,10 +24,7 @@ pub async fn advanced(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<CachedJson> {
-    let request = AdvancedSearch::from_json(body).map_err(|e| match e {
-        SearchRequestError::UnknownFields(fields) => ApiError::UnknownFields(fields),
-        SearchRequestError::Invalid { field, message } => ApiError::invalid(&field, message),
-    })?;
+    let request = AdvancedSearch::from_json(body)?;
     let key =
         cache::key::page(&request.fingerprint(), request.limit, request.offset, request.cursor.as_deref());
     let catalogue = state.catalogue();

@@ -11,6 +11,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::family::{Page, ScanEntry};
 use crate::{
     accounts::{AuthUser, RequestMeta},
     envelope::Envelope,
@@ -74,7 +75,7 @@ pub async fn set_preferences(
 #[utoipa::path(get, path = "/api/v1/scan/history", tag = "family", security(("bearer" = [])),
     params(("limit" = Option<u32>, Query, description = "1..100, default 20"),
            ("cursor" = Option<String>, Query, description = "nextCursor of the previous page")),
-    responses((status = 200, description = "Your checks and scans, newest first", body = ScanPage)))]
+    responses((status = 200, description = "Your checks and scans, newest first", body = Page<ScanEntry>)))]
 pub async fn history(
     State(state): State<AppState>,
     user: AuthUser,

@@ -3,7 +3,7 @@
 //! a malformed page fails cleanly, on SQLite and PostgreSQL.
 
 use babyshield_ingest::Source;
-use babyshield_server::ingest_run::ingest_page;
+use babyshield_server::ingest::ingest_page;
 use serde_json::json;
 
 use crate::harness::{Db, TestApp, json};
