@@ -40,6 +40,11 @@ impl Family {
         source: &str,
         report: &SafetyReport,
     ) -> Result<(), ApiError> {
+        // History is opt-in and off for most users: a read, not a write
+        // transaction, on their checks. (The insert re-checks the opt-in.)
+        if !self.store.scan_history_enabled(&user.user_id).await? {
+            return Ok(());
+        }
         let id = new_id();
         let entry = ScanEntry {
             id: String::new(),
