@@ -90,6 +90,17 @@ pub enum Verdict {
     NoKnownRecall,
 }
 
+impl Verdict {
+    /// The API spelling (the serde name), for storing and logging.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Recalled => "recalled",
+            Verdict::Caution => "caution",
+            Verdict::NoKnownRecall => "no_known_recall",
+        }
+    }
+}
+
 impl Match {
     /// Whether this match alone makes the product `recalled`.
     pub fn is_recall_grade(&self) -> bool {

@@ -163,6 +163,19 @@ macro_rules! delete_family_data {
 }
 pub(crate) use delete_family_data;
 
+/// Whether the user already has `max` rows in `table`, read inside the
+/// transaction `$tx` that would add one (so two requests cannot both pass).
+macro_rules! at_limit {
+    ($tx:ident, $table:literal, $user_id:expr, $max:expr) => {{
+        let (count,): (i64,) =
+            sqlx::query_as(concat!("SELECT COUNT(*) FROM ", $table, " WHERE user_id = $1"))
+                .bind($user_id)
+                .fetch_one(&mut *$tx)
+                .await?;
+        count >= $max
+    }};
+}
+
 /// Every table of family data, children before parents.
 pub(crate) const FAMILY_TABLES: [&str; 6] =
     ["notifications", "scan_history", "webhooks", "watched_products", "family_members", "user_preferences"];
@@ -176,9 +189,21 @@ fn member((id, profile_sealed, created_at, updated_at, deleted_at): MemberTuple)
     MemberRow { id, profile_sealed, created_at, updated_at, deleted_at }
 }
 
+type WebhookTuple = (String, String, String, String);
+
+fn webhook((id, user_id, config_sealed, created_at): WebhookTuple) -> WebhookRow {
+    WebhookRow { id, user_id, config_sealed, created_at }
+}
+
 fn watch((id, user_id, details_sealed, created_at): WatchTuple) -> WatchRow {
     WatchRow { id, user_id, details_sealed, created_at }
 }
+
+/// An alert with its recall and watched product: one statement, joined.
+const NOTIFICATION_SELECT: &str = "SELECT n.id, n.recall_id, n.watch_id, n.match_type, n.confidence, \
+     n.created_at, n.read_at, r.doc, w.details_sealed FROM notifications n \
+     LEFT JOIN recalls r ON r.id = n.recall_id \
+     LEFT JOIN watched_products w ON w.id = n.watch_id";
 
 fn notification(t: NotificationTuple) -> NotificationRow {
     let (id, recall_id, watch_id, match_type, confidence, created_at, read_at, recall_doc, watch_sealed) = t;
@@ -221,11 +246,7 @@ impl Store {
         let now = now_rfc3339();
         self.timed(async {
             Ok(crate::in_write_tx!(self, unlocked tx => {
-                let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM family_members WHERE user_id = $1")
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if count >= max {
+                if at_limit!(tx, "family_members", user_id, max) {
                     false
                 } else {
                     sqlx::query(
@@ -385,12 +406,7 @@ impl Store {
         let now = now_rfc3339();
         self.timed(async {
             Ok(crate::in_write_tx!(self, unlocked tx => {
-                let (count,): (i64,) =
-                    sqlx::query_as("SELECT COUNT(*) FROM watched_products WHERE user_id = $1")
-                        .bind(&new.user_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                if count >= max {
+                if at_limit!(tx, "watched_products", &new.user_id, max) {
                     false
                 } else {
                     sqlx::query(
@@ -456,43 +472,39 @@ impl Store {
     }
 
     /// Watched products whose blind-indexed GTIN, model or brand is one of
-    /// the given keys (any user): the candidates for a batch of recalls.
-    pub async fn watches_matching(
-        &self,
-        gtins: &[String],
-        models: &[String],
-        brands: &[String],
-    ) -> Result<Vec<WatchCandidate>, StorageError> {
+    /// `keys` (any user): the candidates for a batch of recalls. The three
+    /// kinds of key are blind-indexed under different purposes, so one list
+    /// serves all three columns without a key of one kind matching another.
+    pub async fn watches_matching(&self, keys: &[String]) -> Result<Vec<WatchCandidate>, StorageError> {
         type CandidateTuple =
             (String, String, String, String, Option<String>, Option<String>, Option<String>);
         let mut out: Vec<WatchCandidate> = Vec::new();
-        for (column, keys) in [("gtin_index", gtins), ("model_index", models), ("brand_index", brands)] {
-            for chunk in keys.chunks(200) {
-                let mut args = crate::recalls::args::Args::default();
-                let list: Vec<String> = chunk.iter().map(|k| args.text(k.as_str())).collect();
-                let sql = format!(
-                    "SELECT id, user_id, details_sealed, created_at, gtin_index, model_index, brand_index \
-                     FROM watched_products WHERE {column} IN ({})",
-                    list.join(", ")
-                );
-                let rows: Vec<CandidateTuple> = self
-                    .read(|| async {
-                        Ok(crate::on_pool!(self, p => {
-                            crate::recalls::args::bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args)
-                                .fetch_all(p)
-                                .await?
-                        }))
-                    })
-                    .await?;
-                for (id, user_id, details_sealed, created_at, gtin_index, model_index, brand_index) in rows {
-                    if !out.iter().any(|w| w.row.id == id) {
-                        out.push(WatchCandidate {
-                            row: WatchRow { id, user_id, details_sealed, created_at },
-                            gtin_index,
-                            model_index,
-                            brand_index,
-                        });
-                    }
+        for chunk in keys.chunks(200) {
+            let mut args = crate::recalls::args::Args::default();
+            let list = chunk.iter().map(|k| args.text(k.as_str())).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT id, user_id, details_sealed, created_at, gtin_index, model_index, brand_index \
+                 FROM watched_products WHERE gtin_index IN ({list}) OR model_index IN ({list}) \
+                 OR brand_index IN ({list})"
+            );
+            let rows: Vec<CandidateTuple> = self
+                .read(|| async {
+                    Ok(crate::on_pool!(self, p => {
+                        crate::recalls::args::bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args)
+                            .fetch_all(p)
+                            .await?
+                    }))
+                })
+                .await?;
+            for (id, user_id, details_sealed, created_at, gtin_index, model_index, brand_index) in rows {
+                // A watch can match keys in two chunks.
+                if !out.iter().any(|w| w.row.id == id) {
+                    out.push(WatchCandidate {
+                        row: WatchRow { id, user_id, details_sealed, created_at },
+                        gtin_index,
+                        model_index,
+                        brand_index,
+                    });
                 }
             }
         }
@@ -585,11 +597,7 @@ impl Store {
     ) -> Result<Vec<NotificationRow>, StorageError> {
         let unread = if unread_only { " AND n.read_at IS NULL" } else { "" };
         let sql = format!(
-            "SELECT n.id, n.recall_id, n.watch_id, n.match_type, n.confidence, n.created_at, n.read_at, \
-             r.doc, w.details_sealed FROM notifications n \
-             LEFT JOIN recalls r ON r.id = n.recall_id \
-             LEFT JOIN watched_products w ON w.id = n.watch_id \
-             WHERE n.user_id = $1 AND n.id < $2{unread} ORDER BY n.id DESC LIMIT $3"
+            "{NOTIFICATION_SELECT} WHERE n.user_id = $1 AND n.id < $2{unread} ORDER BY n.id DESC LIMIT $3"
         );
         let rows: Vec<NotificationTuple> = self
             .read(|| async {
@@ -612,16 +620,11 @@ impl Store {
         user_id: &str,
         id: &str,
     ) -> Result<Option<NotificationRow>, StorageError> {
+        let sql = format!("{NOTIFICATION_SELECT} WHERE n.user_id = $1 AND n.id = $2");
         let row: Option<NotificationTuple> = self
             .read(|| async {
                 Ok(crate::on_pool!(self, p => {
-                    sqlx::query_as(
-                        "SELECT n.id, n.recall_id, n.watch_id, n.match_type, n.confidence, n.created_at, \
-                         n.read_at, r.doc, w.details_sealed FROM notifications n \
-                         LEFT JOIN recalls r ON r.id = n.recall_id \
-                         LEFT JOIN watched_products w ON w.id = n.watch_id \
-                         WHERE n.user_id = $1 AND n.id = $2",
-                    )
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                     .bind(user_id)
                     .bind(id)
                     .fetch_optional(p)
@@ -820,11 +823,7 @@ impl Store {
         let now = now_rfc3339();
         self.timed(async {
             Ok(crate::in_write_tx!(self, unlocked tx => {
-                let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhooks WHERE user_id = $1")
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if count >= max {
+                if at_limit!(tx, "webhooks", user_id, max) {
                     false
                 } else {
                     sqlx::query("INSERT INTO webhooks (id, user_id, config_sealed, created_at) VALUES ($1, $2, $3, $4)")
@@ -843,7 +842,7 @@ impl Store {
 
     /// The user's webhooks, oldest first.
     pub async fn list_webhooks(&self, user_id: &str) -> Result<Vec<WebhookRow>, StorageError> {
-        let rows: Vec<WatchTuple> = self
+        let rows: Vec<WebhookTuple> = self
             .read(|| async {
                 Ok(crate::on_pool!(self, p => {
                     sqlx::query_as(
@@ -855,20 +854,12 @@ impl Store {
                 }))
             })
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, user_id, config_sealed, created_at)| WebhookRow {
-                id,
-                user_id,
-                config_sealed,
-                created_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(webhook).collect())
     }
 
     /// One webhook by id (any user: the delivery job's lookup).
     pub async fn webhook(&self, id: &str) -> Result<Option<WebhookRow>, StorageError> {
-        let row: Option<WatchTuple> = self
+        let row: Option<WebhookTuple> = self
             .read(|| async {
                 Ok(crate::on_pool!(self, p => {
                     sqlx::query_as("SELECT id, user_id, config_sealed, created_at FROM webhooks WHERE id = $1")
@@ -878,12 +869,7 @@ impl Store {
                 }))
             })
             .await?;
-        Ok(row.map(|(id, user_id, config_sealed, created_at)| WebhookRow {
-            id,
-            user_id,
-            config_sealed,
-            created_at,
-        }))
+        Ok(row.map(webhook))
     }
 
     /// Removes a webhook of the user; false when there is none.

@@ -28,6 +28,17 @@ pub enum MatchType {
     FuzzyName,
 }
 
+impl MatchType {
+    /// The API spelling (the serde name), for storing and logging.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchType::ExactGtin => "exact_gtin",
+            MatchType::ModelNumber => "model_number",
+            MatchType::FuzzyName => "fuzzy_name",
+        }
+    }
+}
+
 /// One product-to-recall match.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

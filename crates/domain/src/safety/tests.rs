@@ -483,4 +483,10 @@ fn safety_types_serialize_in_the_api_spelling() {
     assert_eq!(q.name.as_deref(), Some("Sleeper"));
     assert!(serde_json::from_str::<ProductQuery>(r#"{"gtin":"012345678906"}"#).is_err(), "bad check digit");
     assert_eq!(serde_json::from_str::<Verdict>("\"recalled\"").unwrap(), Verdict::Recalled);
+    for v in [Verdict::Recalled, Verdict::Caution, Verdict::NoKnownRecall] {
+        assert_eq!(json(&v), format!("\"{}\"", v.as_str()));
+    }
+    for t in [MatchType::ExactGtin, MatchType::ModelNumber, MatchType::FuzzyName] {
+        assert_eq!(json(&t), format!("\"{}\"", t.as_str()));
+    }
 }

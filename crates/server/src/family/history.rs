@@ -54,10 +54,7 @@ impl Family {
             brand: report.product.brand.clone(),
             model: report.product.model.clone(),
             member_id: report.member_id.clone(),
-            verdict: serde_json::to_value(report.verdict)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            verdict: report.verdict.as_str().to_string(),
             recall_ids: report.matches.iter().map(|m| m.recall.id.clone()).collect(),
             created_at: String::new(),
         };

@@ -98,11 +98,6 @@ pub struct WatchedProduct {
 
 pub type WatchPage = Page<WatchedProduct>;
 
-/// The wire name of a match type (exact_gtin, model_number, fuzzy_name).
-fn match_type_name(match_type: MatchType) -> String {
-    serde_json::to_value(match_type).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
 /// Model numbers compared as the domain rules compare them (no case,
 /// spaces or punctuation); too short to identify a product is no key.
 fn model_key(model: &str) -> Option<String> {
@@ -240,9 +235,7 @@ impl Family {
             }
         }
         let keys: Vec<String> = by_key.keys().cloned().collect();
-        // One key list serves the three indexes (the purposes differ, so a
-        // key of one kind never equals a key of another).
-        let candidates = self.store.watches_matching(&keys, &keys, &keys).await?;
+        let candidates = self.store.watches_matching(&keys).await?;
         let mut best: HashMap<(String, String), NewNotification> = HashMap::new();
         for candidate in candidates {
             let row = &candidate.row;
@@ -274,7 +267,7 @@ impl Family {
                             user_id: row.user_id.clone(),
                             recall_id: recall.id.as_str().to_string(),
                             watch_id: Some(row.id.clone()),
-                            match_type: match_type_name(m.match_type),
+                            match_type: m.match_type.as_str().to_string(),
                             confidence: (f64::from(m.confidence) * 100.0).round() / 100.0,
                         },
                     );
