@@ -15,23 +15,13 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/lib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collect import machine, parse_import, wrk_entry  # noqa: E402
+from collect import fmt, load, machine, parse_import, wrk_entry  # noqa: E402
 
 # The targets.
 OVERHEAD_TARGET_PCT = 5.0        # cache + rate limiter cost, share of search req/s
 BARCODE_TARGET_RPS = 20000.0     # barcode lookups answered from the cache
 BARCODE_TARGET_P99_MS = 5.0
 ZIPF_TARGET_HIT_RATIO = 0.90     # search hit ratio on a Zipf query mix
-
-
-def load(path):
-    if path and os.path.exists(path):
-        try:
-            with open(path) as f:
-                return json.load(f)
-        except ValueError:
-            return None
-    return None
 
 
 def counts(metrics, cls):
@@ -319,10 +309,6 @@ def build(a):
         "barcode": barcode,
         "zipf": zipf,
     }
-
-
-def fmt(v, unit="", digits=2):
-    return "–" if v is None else f"{v:,.{digits}f}{unit}"
 
 
 def ratio(v):

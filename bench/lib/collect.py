@@ -41,6 +41,26 @@ def machine(root):
     return info
 
 
+def load(path):
+    """A JSON file another step wrote, or None when it is missing or unreadable."""
+    if path and os.path.exists(path):
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except ValueError:
+            return None
+    return None
+
+
+def pct(new, old, digits=1):
+    """Change from old to new in percent (None without a baseline)."""
+    return round((new - old) / old * 100.0, digits) if old else None
+
+
+def fmt(v, unit="", digits=2):
+    return "–" if v is None else f"{v:,.{digits}f}{unit}"
+
+
 IMPORT_RE = re.compile(
     r"imported (\d+) lines in ([0-9.]+)s \(([0-9.]+) recalls/s\): (\d+) inserted, (\d+) updated, "
     r"(\d+) unchanged, (\d+) rejected")

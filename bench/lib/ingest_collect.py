@@ -14,20 +14,10 @@ import sys
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collect import machine, parse_import, wrk_entry  # noqa: E402
+from collect import fmt, load, machine, parse_import, pct, wrk_entry  # noqa: E402
 
 TARGET_RECALLS_PER_SEC = 10000.0  # the target, end to end, per database
 TARGET_PCT = 50.0  # an ingest raises the search p99 by less than this
-
-
-def load(path):
-    if path and os.path.exists(path):
-        try:
-            with open(path) as f:
-                return json.load(f)
-        except ValueError:
-            return None
-    return None
 
 
 def lines(path):
@@ -35,10 +25,6 @@ def lines(path):
         return []
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def pct(new, old):
-    return round((new - old) / old * 100.0, 1) if old else None
 
 
 def unix(ts):
@@ -157,10 +143,6 @@ def log_sample(path):
         return []
     with open(path, encoding="utf-8", errors="replace") as f:
         return [line.rstrip()[:300] for line in f if line.strip()][:5]
-
-
-def fmt(v, unit="", digits=2):
-    return "–" if v is None else f"{v:,.{digits}f}{unit}"
 
 
 def summary(r):

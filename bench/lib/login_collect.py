@@ -13,19 +13,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collect import machine, wrk_entry  # noqa: E402
+from collect import fmt, load, machine, pct, wrk_entry  # noqa: E402
 
 TARGET_PCT = 50.0  # the target: a login flood raises search p99 by less than this
-
-
-def load(path):
-    if path and os.path.exists(path):
-        try:
-            with open(path) as f:
-                return json.load(f)
-        except ValueError:
-            return None
-    return None
 
 
 def entry(run):
@@ -43,10 +33,6 @@ def entry(run):
         "hashes_per_sec": round(run["hashes"] / secs, 2) if secs and run.get("hashes") is not None else None,
     }
     return e
-
-
-def pct(new, old):
-    return round((new - old) / old * 100.0, 1) if old else None
 
 
 def build(a):
@@ -136,10 +122,6 @@ def build(a):
         "phases": phases,
         "comparison": comparison,
     }
-
-
-def fmt(v, unit="", digits=2):
-    return "–" if v is None else f"{v:,.{digits}f}{unit}"
 
 
 def summary(r):
