@@ -43,7 +43,8 @@ mod migrate_applies_once_and_is_idempotent {
 
     #[tokio::test]
     async fn on_postgres() {
-        let url = crate::harness::fresh_pg_database().await;
+        let database = crate::harness::fresh_pg_database().await;
+        let url = database.url().to_string();
         let sandbox = Sandbox::new();
         tokio::task::spawn_blocking(move || {
             assert_migrates_once(&sandbox, &[("BABYSHIELD__DATABASE__URL", url.as_str())])

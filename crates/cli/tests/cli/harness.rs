@@ -257,20 +257,9 @@ impl Server {
     }
 }
 
-/// A new, empty PostgreSQL database on the test server; returns its URL.
-pub async fn fresh_pg_database() -> String {
-    use sqlx::Connection;
-    let admin = std::env::var("BABYSHIELD_TEST_PG_URL")
-        .expect("BABYSHIELD_TEST_PG_URL is not set: run `eval \"$(scripts/services env)\"` first");
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let name = format!("bs_cli_test_{}_{}", std::process::id(), nanos % 1_000_000_000_000);
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let (base, _) = admin.rsplit_once('/').expect("admin URL has a database path");
-    format!("{base}/{name}")
+/// A new, empty PostgreSQL database on the test server, dropped with the value.
+pub async fn fresh_pg_database() -> babyshield_pg_testkit::TestDatabase {
+    babyshield_pg_testkit::TestDatabase::create().await
 }
 
 /// An HTTP client for talking to the spawned binary. reqwest's rustls needs

@@ -6,7 +6,6 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use babyshield_server::{AppState, Application, config::Config};
 use serde_json::Value;
-use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -37,35 +36,17 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     _data_dir: TempDir,
+    /// Dropped after the fields above, so the app's pool goes first.
+    database: Option<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-/// The admin URL of the test PostgreSQL (set by scripts/test).
-pub fn pg_admin_url() -> String {
-    std::env::var("BABYSHIELD_TEST_PG_URL").expect(
-        "BABYSHIELD_TEST_PG_URL is not set: run the suite with ./scripts/test, which starts PostgreSQL",
-    )
-}
+pub use babyshield_pg_testkit::TestDatabase;
 
-/// A new, empty PostgreSQL database; returns its URL.
-pub async fn fresh_pg_database() -> String {
-    let admin = pg_admin_url();
-    let name = format!("bs_test_{}", uuid_like());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let (base, _) = admin.rsplit_once('/').expect("admin URL has a database path");
-    format!("{base}/{name}")
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, N.fetch_add(1, Ordering::SeqCst))
+/// A new, empty PostgreSQL database, dropped with the returned value.
+pub async fn fresh_pg_database() -> TestDatabase {
+    TestDatabase::create().await
 }
 
 /// The configuration tests start from: dev, port 0, quiet, no sample data.
@@ -88,13 +69,23 @@ impl TestApp {
 
     pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let db_url = match db {
-            Db::Sqlite => format!("sqlite://{}", data_dir.path().join("test.db").display()),
-            Db::Postgres => fresh_pg_database().await,
+        let database = match db {
+            Db::Sqlite => None,
+            Db::Postgres => Some(fresh_pg_database().await),
+        };
+        let db_url = match &database {
+            None => format!("sqlite://{}", data_dir.path().join("test.db").display()),
+            Some(database) => database.url().to_string(),
         };
         let mut config = test_config(data_dir.path(), &db_url);
         tweak(&mut config);
-        TestApp::start(config, data_dir).await
+        TestApp::start(config, data_dir).await.holding(database)
+    }
+
+    /// Makes this app own a test database (dropped when the app is).
+    pub fn holding(mut self, database: impl Into<Option<TestDatabase>>) -> TestApp {
+        self.database = database.into();
+        self
     }
 
     pub async fn start(config: Config, data_dir: TempDir) -> TestApp {
@@ -106,7 +97,15 @@ impl TestApp {
             let _ = rx.await;
         }));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        TestApp { addr, client, state, _data_dir: data_dir, shutdown: Some(tx), server: Some(server) }
+        TestApp {
+            addr,
+            client,
+            state,
+            _data_dir: data_dir,
+            database: None,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -42,9 +42,13 @@ fn replayed(response: &reqwest::Response) -> bool {
 /// Two instances on one database, sharing secrets (one data dir).
 pub async fn two_apps(db: Db, tweak: impl Fn(&mut Config, usize)) -> (TestApp, TestApp) {
     let dir = tempfile::tempdir().unwrap();
-    let url = match db {
-        Db::Sqlite => format!("sqlite://{}", dir.path().join("shared.db").display()),
-        Db::Postgres => fresh_pg_database().await,
+    let database = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(fresh_pg_database().await),
+    };
+    let url = match &database {
+        None => format!("sqlite://{}", dir.path().join("shared.db").display()),
+        Some(database) => database.url().to_string(),
     };
     let config = test_config(dir.path(), &url);
     let (mut first, mut second) = (config.clone(), config);
@@ -52,7 +56,7 @@ pub async fn two_apps(db: Db, tweak: impl Fn(&mut Config, usize)) -> (TestApp, T
     tweak(&mut second, 1);
     // The first instance owns the directory; the second starts once the
     // first has written the development secrets.
-    let a = TestApp::start(first, dir).await;
+    let a = TestApp::start(first, dir).await.holding(database);
     let b = TestApp::start(second, tempfile::tempdir().unwrap()).await;
     (a, b)
 }

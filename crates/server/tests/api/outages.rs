@@ -24,8 +24,8 @@ async fn eventually(app: &TestApp, path: &str, status: u16) -> serde_json::Value
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_turns_503_naming_the_database_when_it_stops_and_200_when_it_returns() {
-    let direct = fresh_pg_database().await;
-    let (prefix, rest) = direct.split_once("@").unwrap();
+    let database = fresh_pg_database().await;
+    let (prefix, rest) = database.url().split_once("@").unwrap();
     let (host_port, db_name) = rest.split_once('/').unwrap();
     let proxy = Proxy::start(host_port.parse().unwrap()).await;
     let via_proxy = format!("{prefix}@{}/{db_name}", proxy.addr);
@@ -33,7 +33,7 @@ async fn readiness_turns_503_naming_the_database_when_it_stops_and_200_when_it_r
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path(), &via_proxy);
     config.database.breaker.open_secs = 1;
-    let app = TestApp::start(config, dir).await;
+    let app = TestApp::start(config, dir).await.holding(database);
     eventually(&app, "/health/ready", 200).await;
 
     proxy.block();
@@ -61,8 +61,8 @@ fn breaker_state(metrics: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_breaker_opens_refuses_fast_half_opens_and_closes_against_a_real_outage() {
-    let direct = fresh_pg_database().await;
-    let (prefix, rest) = direct.split_once("@").unwrap();
+    let database = fresh_pg_database().await;
+    let (prefix, rest) = database.url().split_once("@").unwrap();
     let (host_port, db_name) = rest.split_once('/').unwrap();
     let proxy = Proxy::start(host_port.parse().unwrap()).await;
     let via_proxy = format!("{prefix}@{}/{db_name}", proxy.addr);
@@ -71,7 +71,7 @@ async fn the_database_breaker_opens_refuses_fast_half_opens_and_closes_against_a
     config.database.breaker.failures = 3;
     config.database.breaker.open_secs = 1;
     config.database.read_retries = 0;
-    let app = TestApp::start(config, dir).await;
+    let app = TestApp::start(config, dir).await.holding(database);
     eventually(&app, "/api/v1/recalls", 200).await;
 
     proxy.block();
