@@ -24,6 +24,7 @@ const SQLITE: &[MigrationFile] = migration_list!("sqlite":
     5 => "0005_ingest.sql",
     6 => "0006_family.sql",
     7 => "0007_ingest_schedule.sql",
+    8 => "0008_search_order.sql",
 );
 const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     1 => "0001_agencies.sql",

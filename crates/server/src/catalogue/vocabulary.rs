@@ -11,18 +11,32 @@ const MAX_VARIANTS: usize = 8;
 #[derive(Debug, Default)]
 pub struct Vocabulary {
     words: HashSet<String>,
-    /// Words grouped by length, for a cheap length pre-filter.
-    by_len: Vec<Vec<String>>,
+    /// Words grouped by length, for a cheap length pre-filter, each with its
+    /// [`letters`] signature for a second one.
+    by_len: Vec<Vec<(u32, String)>>,
+}
+
+/// Which characters a word contains, as bits (a-z one each, digits folded
+/// into six). One edit changes at most two bits, so words whose signatures
+/// differ in more than `2 * budget` bits cannot be within the budget: at a
+/// million recalls (about 560,000 words) this skips the edit-distance
+/// computation for nearly every word.
+fn letters(word: &str) -> u32 {
+    word.bytes().fold(0, |mask, b| match b {
+        b'a'..=b'z' => mask | 1 << (b - b'a'),
+        b'0'..=b'9' => mask | 1 << (26 + (b - b'0') % 6),
+        _ => mask,
+    })
 }
 
 impl Vocabulary {
     pub fn new(words: Vec<String>) -> Vocabulary {
-        let mut by_len: Vec<Vec<String>> = Vec::new();
+        let mut by_len: Vec<Vec<(u32, String)>> = Vec::new();
         for word in &words {
             if by_len.len() <= word.len() {
                 by_len.resize_with(word.len() + 1, Vec::new);
             }
-            by_len[word.len()].push(word.clone());
+            by_len[word.len()].push((letters(word), word.clone()));
         }
         for bucket in &mut by_len {
             bucket.sort();
@@ -46,10 +60,12 @@ impl Vocabulary {
             return Vec::new();
         }
         let lengths = term.len().saturating_sub(budget)..=term.len() + budget;
+        let (signature, most_bits) = (letters(term), 2 * budget as u32);
         let mut found: Vec<(usize, &String)> = lengths
             .filter_map(|len| self.by_len.get(len))
             .flatten()
-            .filter_map(|word| bounded_levenshtein(term, word, budget).map(|d| (d, word)))
+            .filter(|(mask, _)| (mask ^ signature).count_ones() <= most_bits)
+            .filter_map(|(_, word)| bounded_levenshtein(term, word, budget).map(|d| (d, word)))
             .collect();
         found.sort();
         found.into_iter().take(MAX_VARIANTS).map(|(_, w)| w.clone()).collect()
@@ -87,5 +103,19 @@ mod tests {
     #[test]
     fn unrelated_words_are_not_variants() {
         assert!(vocabulary().typo_variants("blanket").is_empty());
+    }
+
+    proptest::proptest! {
+        /// The signature pre-filter never drops a word the edit distance
+        /// would accept.
+        #[test]
+        fn the_signature_filter_keeps_every_word_within_the_budget(
+            a in "[a-e0-9]{1,10}",
+            b in "[a-e0-9]{1,10}",
+        ) {
+            if let Some(distance) = bounded_levenshtein(&a, &b, 2) {
+                proptest::prop_assert!((letters(&a) ^ letters(&b)).count_ones() as usize <= 2 * distance);
+            }
+        }
     }
 }

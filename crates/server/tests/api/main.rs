@@ -15,5 +15,6 @@ mod ingest_schedule;
 mod ingestion;
 mod limits;
 mod outages;
+mod ranking;
 mod scan;
 mod versioning;

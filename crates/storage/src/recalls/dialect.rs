@@ -4,46 +4,90 @@
 
 use crate::Backend;
 
-use super::{args::Args, query::TermGroup};
+use babyshield_domain::{RecallFilters, ymd};
+
+use super::{
+    args::Args,
+    query::{After, RecallQuery, TermGroup},
+    tiers::{Level, fts_block_start},
+};
+use crate::StorageError;
 
 /// Shortest term searched as a prefix ("pacif" finds "pacifier").
-const MIN_PREFIX_LEN: usize = 3;
+pub(crate) const MIN_PREFIX_LEN: usize = 3;
 
-/// The FROM clause and extra WHERE condition that restrict recalls to those
-/// matching every term group (AND across groups, OR within a group).
+/// The low 32 bits of an FTS5 rowid are the recall's rid (migration 0008).
+const FTS_RID: &str = "(recalls_fts.rowid & 4294967295)";
+
+/// The FROM clause and the WHERE conditions that restrict recalls to those
+/// matching every term group (AND across groups, OR within a group). On
+/// SQLite the index also applies the agency, severity, category and date
+/// filters (the `r.` conditions repeat them harmlessly).
 pub(crate) fn full_text_source(
     backend: Backend,
-    groups: &[TermGroup],
+    query: &RecallQuery,
     args: &mut Args,
-) -> (String, Option<String>) {
+) -> (String, Vec<String>) {
     match backend {
         Backend::Sqlite => {
             // CROSS JOIN makes the full-text match drive the join; otherwise
             // the planner may walk a filter index and re-run the match per row.
-            let expr = args.text(fts5_expression(groups));
-            (
-                "recalls_fts CROSS JOIN recalls r ON r.rid = recalls_fts.rowid".to_string(),
-                Some(format!("recalls_fts MATCH {expr}")),
-            )
+            let conditions = fts5_conditions(&fts5_expression(&query.groups), &query.filters, args);
+            (format!("recalls_fts CROSS JOIN recalls r ON r.rid = {FTS_RID}"), conditions)
         }
         Backend::Postgres => {
-            let expr = args.text(tsquery_expression(groups));
-            ("recalls r".to_string(), Some(format!("r.search_tsv @@ to_tsquery('simple', {expr})")))
+            let expr = args.text(tsquery_expression(&query.groups));
+            ("recalls r".to_string(), vec![format!("r.search_tsv @@ to_tsquery('simple', {expr})")])
         }
     }
 }
 
-/// A cheaper total for a pure full-text query (no filters): SQLite counts
-/// the matches in the FTS index without reading a single recall row. The
-/// match expression is the one `full_text_source` bound first (`$1`).
-pub(crate) fn count_without_join(
-    backend: Backend,
-    query: &super::query::RecallQuery,
-    conditions: &[String],
-) -> Option<String> {
-    let only_the_match = conditions.len() == 1 && query.id.is_none() && !query.groups.is_empty();
-    (backend == Backend::Sqlite && only_the_match)
-        .then(|| "SELECT COUNT(*) FROM recalls_fts WHERE recalls_fts MATCH $1".to_string())
+/// A total counted in the full-text index alone, without reading a recall
+/// row: SQLite, any filters but an exact id.
+pub(crate) fn count_in_index(backend: Backend, query: &RecallQuery) -> Option<(String, Args)> {
+    if backend != Backend::Sqlite || query.groups.is_empty() || query.id.is_some() {
+        return None;
+    }
+    let mut args = Args::default();
+    let conditions = fts5_conditions(&fts5_expression(&query.groups), &query.filters, &mut args);
+    Some((format!("SELECT COUNT(*) FROM recalls_fts WHERE {}", conditions.join(" AND ")), args))
+}
+
+/// `recalls_fts MATCH` the text expression and the filter facets, plus the
+/// rowid range of the date filters.
+fn fts5_conditions(text: &str, filters: &RecallFilters, args: &mut Args) -> Vec<String> {
+    let expr = match fts5_facets(filters) {
+        Some(facets) => format!("({text}) AND {facets}"),
+        None => text.to_string(),
+    };
+    let mut conditions = vec![format!("recalls_fts MATCH {}", args.text(expr))];
+    let block = |date: Option<time::Date>| date.and_then(|d| fts_block_start(&ymd::format(d)));
+    if let Some(newest) = block(filters.date_to) {
+        conditions.push(format!("recalls_fts.rowid >= {}", args.int(newest)));
+    }
+    if let Some(oldest) = block(filters.date_from) {
+        conditions.push(format!("recalls_fts.rowid < {}", args.int(oldest + (1 << 32))));
+    }
+    conditions
+}
+
+/// The filters as terms of the `facets` column (migration 0008):
+/// `facets : ("agencycpsc" OR "agencyfda") AND facets : "severityhigh"`.
+fn fts5_facets(filters: &RecallFilters) -> Option<String> {
+    let token =
+        |prefix: &str, value: &str| format!("\"{prefix}{}\"", value.to_ascii_lowercase().replace('_', ""));
+    let mut parts = Vec::new();
+    if !filters.agencies.is_empty() {
+        let list: Vec<String> = filters.agencies.iter().map(|a| token("agency", a.as_str())).collect();
+        parts.push(format!("(facets : ({}))", list.join(" OR ")));
+    }
+    if let Some(severity) = filters.severity {
+        parts.push(format!("(facets : {})", token("severity", severity.as_str())));
+    }
+    if let Some(category) = filters.risk_category {
+        parts.push(format!("(facets : {})", token("category", category.as_str())));
+    }
+    (!parts.is_empty()).then(|| parts.join(" AND "))
 }
 
 /// Position of `needle` in `haystack` (0 when absent).
@@ -59,34 +103,150 @@ pub(crate) fn strpos(backend: Backend, haystack: &str, needle: &str) -> String {
 fn fts5_expression(groups: &[TermGroup]) -> String {
     groups
         .iter()
-        .map(|g| {
-            let mut alternatives = vec![if g.term.len() >= MIN_PREFIX_LEN {
-                format!("\"{}\"*", g.term)
-            } else {
-                format!("\"{}\"", g.term)
-            }];
-            alternatives.extend(g.variants.iter().map(|v| format!("\"{v}\"")));
-            format!("({})", alternatives.join(" OR "))
-        })
+        .map(|g| format!("({TEXT_COLUMNS} : ({}))", fts5_alternatives(g)))
         .collect::<Vec<_>>()
         .join(" AND ")
 }
 
+/// Where query words are looked for (not in `facets`).
+const TEXT_COLUMNS: &str = "{search_title search_body}";
+
+/// `"pacifer"* OR "pacifier"`: the term (as a prefix when long enough) or one
+/// of its typo variants.
+fn fts5_alternatives(g: &TermGroup) -> String {
+    let mut alternatives = vec![if g.term.len() >= MIN_PREFIX_LEN {
+        format!("\"{}\"*", g.term)
+    } else {
+        format!("\"{}\"", g.term)
+    }];
+    alternatives.extend(g.variants.iter().map(|v| format!("\"{v}\"")));
+    alternatives.join(" OR ")
+}
+
 /// `(pacifier:* | pacifer) & (clip:*)`.
 fn tsquery_expression(groups: &[TermGroup]) -> String {
-    groups
+    groups.iter().map(|g| format!("({})", tsquery_alternatives(g, ""))).collect::<Vec<_>>().join(" & ")
+}
+
+/// `'pacifer':* | 'pacifier'`, each restricted to `weight` (A: the title).
+fn tsquery_alternatives(g: &TermGroup, weight: &str) -> String {
+    let mut alternatives = vec![if g.term.len() >= MIN_PREFIX_LEN {
+        format!("'{}':*{weight}", g.term)
+    } else if weight.is_empty() {
+        format!("'{}'", g.term)
+    } else {
+        format!("'{}':{weight}", g.term)
+    }];
+    alternatives.extend(
+        g.variants.iter().map(
+            |v| {
+                if weight.is_empty() { format!("'{v}'") } else { format!("'{v}':{weight}") }
+            },
+        ),
+    );
+    alternatives.join(" | ")
+}
+
+/// The full-text expression matching exactly the recalls of one tier: the OR
+/// of its level combinations. The levels of one group are disjoint: partial
+/// excludes whole, elsewhere excludes every title match.
+fn tier_expression(backend: Backend, groups: &[TermGroup], combos: &[Vec<Level>]) -> String {
+    let (and, or) = match backend {
+        Backend::Sqlite => (" AND ", " OR "),
+        Backend::Postgres => (" & ", " | "),
+    };
+    let level = |g: &TermGroup, level: Level| -> String {
+        let (whole, title, anywhere) = match backend {
+            Backend::Sqlite => (
+                format!("search_title : \"{}\"", g.term),
+                format!("search_title : ({})", fts5_alternatives(g)),
+                format!("{TEXT_COLUMNS} : ({})", fts5_alternatives(g)),
+            ),
+            Backend::Postgres => {
+                (format!("'{}':A", g.term), tsquery_alternatives(g, "A"), tsquery_alternatives(g, ""))
+            }
+        };
+        let but_not = |a: &str, b: &str| match backend {
+            Backend::Sqlite => format!("(({a}) NOT ({b}))"),
+            Backend::Postgres => format!("(({a}) & !({b}))"),
+        };
+        match level {
+            Level::Whole => format!("({whole})"),
+            Level::Partial => but_not(&title, &whole),
+            Level::Elsewhere => but_not(&anywhere, &title),
+        }
+    };
+    combos
         .iter()
-        .map(|g| {
-            let mut alternatives = vec![if g.term.len() >= MIN_PREFIX_LEN {
-                format!("'{}':*", g.term)
-            } else {
-                format!("'{}'", g.term)
-            }];
-            alternatives.extend(g.variants.iter().map(|v| format!("'{v}'")));
-            format!("({})", alternatives.join(" | "))
+        .map(|combo| {
+            let parts: Vec<String> = groups.iter().zip(combo).map(|(g, l)| level(g, *l)).collect();
+            format!("({})", parts.join(and))
         })
         .collect::<Vec<_>>()
-        .join(" & ")
+        .join(or)
+}
+
+/// Which rows of a tier one statement reads.
+pub(crate) struct TierRead<'a> {
+    pub groups: &'a [TermGroup],
+    pub combos: &'a [Vec<Level>],
+    /// Filter conditions on `r` (their arguments are already in the `Args`).
+    pub conditions: &'a [String],
+    /// The same filters, for SQLite's index to apply.
+    pub filters: &'a RecallFilters,
+    /// Resume strictly after this position (same tier).
+    pub after: Option<&'a After>,
+    /// SQLite only: just the recalls of this date, in id order.
+    pub only_date: Option<&'a str>,
+    pub limit: usize,
+}
+
+/// `SELECT rid, recall_date, id` of up to `limit` recalls of one tier, in
+/// result order (PostgreSQL) or newest-first FTS order (SQLite, where the id
+/// order within a date is settled by a second read with `only_date`).
+pub(crate) fn tier_statement(
+    backend: Backend,
+    read: &TierRead<'_>,
+    args: &mut Args,
+) -> Result<String, StorageError> {
+    let tier = tier_expression(backend, read.groups, read.combos);
+    let mut conditions = match backend {
+        Backend::Postgres => vec![format!("r.search_tsv @@ to_tsquery('simple', {})", args.text(tier))],
+        Backend::Sqlite => fts5_conditions(&tier, read.filters, args),
+    };
+    conditions.extend(read.conditions.iter().cloned());
+    if let Some(after) = read.after {
+        let (d, i) = (args.text(after.recall_date.clone()), args.text(after.id.clone()));
+        conditions.push(format!("(r.recall_date < {d} OR (r.recall_date = {d} AND r.id > {i}))"));
+    }
+    let limit = args.int(read.limit as i64);
+    match backend {
+        Backend::Postgres => Ok(format!(
+            "SELECT r.rid, r.recall_date, r.id FROM recalls r WHERE {} \
+             ORDER BY r.recall_date DESC, r.id ASC LIMIT {limit}",
+            conditions.join(" AND ")
+        )),
+        Backend::Sqlite => {
+            // Rows of later dates than the position or the date asked for
+            // lie below these rowids: the scan starts past them.
+            let block = |date: &str| {
+                fts_block_start(date).ok_or_else(|| StorageError::Corrupt(format!("recall date {date:?}")))
+            };
+            let start = [read.after.map(|a| a.recall_date.as_str()), read.only_date].into_iter().flatten();
+            if let Some(low) = start.map(block).collect::<Result<Vec<i64>, _>>()?.into_iter().max() {
+                conditions.push(format!("recalls_fts.rowid >= {}", args.int(low)));
+            }
+            if let Some(date) = read.only_date {
+                conditions.push(format!("recalls_fts.rowid < {}", args.int(block(date)? + (1 << 32))));
+            }
+            let order = if read.only_date.is_some() { "r.id" } else { "recalls_fts.rowid" };
+            Ok(format!(
+                "SELECT r.rid, r.recall_date, r.id FROM recalls_fts CROSS JOIN recalls r ON r.rid = {FTS_RID} \
+                 WHERE {} ORDER BY {order} LIMIT {limit}",
+                conditions.join(" AND ")
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -102,7 +262,35 @@ mod tests {
 
     #[test]
     fn fts5_expression_ors_variants_and_ands_groups() {
-        assert_eq!(fts5_expression(&groups()), "(\"pacifer\"* OR \"pacifier\") AND (\"tv\")");
+        assert_eq!(
+            fts5_expression(&groups()),
+            "({search_title search_body} : (\"pacifer\"* OR \"pacifier\")) AND ({search_title search_body} : (\"tv\"))"
+        );
+    }
+
+    #[test]
+    fn filters_become_facet_terms_and_dates_rowid_ranges() {
+        let filters = RecallFilters {
+            agencies: vec![
+                babyshield_domain::AgencyCode::parse("EU_SAFETY_GATE").unwrap(),
+                babyshield_domain::AgencyCode::parse("CPSC").unwrap(),
+            ],
+            severity: Some(babyshield_domain::Severity::High),
+            risk_category: Some(babyshield_domain::RiskCategory::BabyProduct),
+            date_from: ymd::parse("2024-01-01"),
+            date_to: ymd::parse("2024-01-31"),
+        };
+        let mut args = Args::default();
+        let conditions = fts5_conditions("x", &filters, &mut args);
+        assert_eq!(
+            conditions,
+            vec!["recalls_fts MATCH $1", "recalls_fts.rowid >= $2", "recalls_fts.rowid < $3"]
+        );
+        assert_eq!(
+            fts5_facets(&filters).unwrap(),
+            "(facets : (\"agencyeusafetygate\" OR \"agencycpsc\")) AND (facets : \"severityhigh\") \
+             AND (facets : \"categorybabyproduct\")"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub(crate) mod args;
 mod dialect;
 mod query;
 mod read;
+mod tiers;
 mod write;
 
 pub use query::{After, POINTS_PER_TERM, RecallPage, RecallQuery, ScoredRecall, TermGroup};

@@ -6,14 +6,19 @@
 //! the title (title, product name, brand), 70 = a word of the title starts
 //! with it or is one of its typo variants, 40 = it matched elsewhere.
 //!
-//! Ranking runs on narrow rows (rid, date, id, score); the stored documents
-//! are read only for the rows of the page.
+//! Queries of up to three term groups read relevance tiers best first and
+//! stop after one page (`tiers.rs`); longer ones rank every match. Either way
+//! ranking runs on narrow rows (rid, date, id, score) and the stored
+//! documents are read only for the rows of the page.
+
+use std::collections::HashMap;
 
 use babyshield_domain::{Recall, RecallFilters, ymd};
 
 use super::{
     args::{Args, bind_args},
-    dialect,
+    dialect::{self, TierRead},
+    tiers::{self, Tier},
 };
 use crate::{Backend, StorageError, Store};
 
@@ -74,14 +79,26 @@ impl Store {
         offset: u32,
         limit: u32,
     ) -> Result<RecallPage, StorageError> {
+        if let Some(tiers) = tiers::tiers(&query.groups) {
+            return self.search_in_tiers(query, &tiers, after, offset, limit).await;
+        }
+        self.search_ranking_every_match(query, after, offset, limit).await
+    }
+
+    /// The reference ranking: scores every match in SQL and sorts. Serves
+    /// queries without tiers; tests hold the tiered reads to its answers.
+    #[doc(hidden)]
+    pub async fn search_ranking_every_match(
+        &self,
+        query: &RecallQuery,
+        after: Option<&After>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<RecallPage, StorageError> {
         let backend = self.backend();
+        let (count_sql, count_args) = count_statement(backend, query);
         let mut args = Args::default();
         let (source, conditions) = source_and_conditions(backend, query, &mut args);
-        let count_sql = match dialect::count_without_join(backend, query, &conditions) {
-            Some(sql) => sql,
-            None => format!("SELECT COUNT(*) FROM {source}{}", where_clause(&conditions)),
-        };
-        let count_args_len = args.values().len();
 
         let page_sql = if query.groups.is_empty() {
             // Constant score: order straight by the (recall_date, id) indexes.
@@ -121,7 +138,6 @@ impl Store {
             )
         };
 
-        let count_args = Args::from_prefix(&args, count_args_len);
         self.read(|| async {
             let (total, rows): (i64, Vec<(String, String, i64)>) = crate::on_pool!(self, p => {
                 let total = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), count_args)
@@ -140,6 +156,113 @@ impl Store {
         })
         .await
     }
+    /// [`Store::search_recalls`] for queries that have tiers: every
+    /// statement runs in one read snapshot, so a recall that moves between
+    /// tiers meanwhile is neither shown twice nor missed.
+    async fn search_in_tiers(
+        &self,
+        query: &RecallQuery,
+        tiers: &[Tier],
+        after: Option<&After>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<RecallPage, StorageError> {
+        let backend = self.backend();
+        let (count_sql, count_args) = count_statement(backend, query);
+        let want = offset as usize + limit as usize;
+        let statement = |tier: &Tier, after: Option<&After>, only_date: Option<&str>, limit: usize| {
+            let mut args = Args::default();
+            let conditions = filter_conditions(query, &mut args);
+            let read = TierRead {
+                groups: &query.groups,
+                combos: &tier.combos,
+                conditions: &conditions,
+                filters: &query.filters,
+                after,
+                only_date,
+                limit,
+            };
+            dialect::tier_statement(backend, &read, &mut args).map(|sql| (sql, args))
+        };
+        let begin = match backend {
+            Backend::Sqlite => "BEGIN",
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        };
+        self.read(|| async {
+            let (total, picked, docs) = crate::on_pool!(self, p => {
+                let mut tx = p.begin_with(begin).await?;
+                let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), count_args)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                // (score, rid, recall_date, id) in result order.
+                let mut picked: Vec<(i64, i64, String, String)> = Vec::new();
+                for tier in tiers {
+                    if picked.len() >= want {
+                        break;
+                    }
+                    let position = match after {
+                        Some(a) if tier.score > a.score => continue,
+                        Some(a) if tier.score == a.score => Some(a),
+                        _ => None,
+                    };
+                    let need = want - picked.len();
+                    let (sql, args) = statement(tier, position, None, need)?;
+                    let mut rows: Vec<(i64, String, String)> =
+                        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
+                    if backend == Backend::Sqlite {
+                        // FTS order is newest first but not id order within a
+                        // date: when the page ends inside a date, read that
+                        // date's recalls of the tier again in id order.
+                        let cut = (rows.len() == need).then(|| rows[need - 1].1.clone());
+                        if let Some(last) = &cut {
+                            rows.retain(|row| &row.1 != last);
+                        }
+                        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.2.cmp(&b.2)));
+                        if let Some(last) = cut {
+                            let (sql, args) = statement(tier, position, Some(&last), need - rows.len())?;
+                            let same_day: Vec<(i64, String, String)> =
+                                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
+                            rows.extend(same_day);
+                        }
+                    }
+                    picked.extend(rows.into_iter().map(|(rid, date, id)| (tier.score, rid, date, id)));
+                }
+                picked.drain(..(offset as usize).min(picked.len()));
+                let docs: Vec<(i64, String)> = if picked.is_empty() {
+                    Vec::new()
+                } else {
+                    let mut args = Args::default();
+                    let list: Vec<String> = picked.iter().map(|row| args.int(row.1)).collect();
+                    let sql = format!("SELECT rid, doc FROM recalls WHERE rid IN ({})", list.join(", "));
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?
+                };
+                tx.rollback().await?;
+                (total, picked, docs)
+            });
+            let docs: HashMap<i64, String> = docs.into_iter().collect();
+            let items = picked
+                .into_iter()
+                .map(|(score, rid, recall_date, _)| {
+                    let doc = docs
+                        .get(&rid)
+                        .ok_or_else(|| StorageError::Corrupt(format!("recall {rid} vanished inside a snapshot")))?;
+                    Ok(ScoredRecall { recall: super::decode(doc)?, score, recall_date })
+                })
+                .collect::<Result<Vec<_>, StorageError>>()?;
+            Ok(RecallPage { items, total })
+        })
+        .await
+    }
+}
+
+/// The statement counting every match (the page's `total`).
+fn count_statement(backend: Backend, query: &RecallQuery) -> (String, Args) {
+    if let Some(statement) = dialect::count_in_index(backend, query) {
+        return statement;
+    }
+    let mut args = Args::default();
+    let (source, conditions) = source_and_conditions(backend, query, &mut args);
+    (format!("SELECT COUNT(*) FROM {source}{}", where_clause(&conditions)), args)
 }
 
 fn where_clause(conditions: &[String]) -> String {
@@ -151,10 +274,17 @@ fn source_and_conditions(backend: Backend, query: &RecallQuery, args: &mut Args)
     let source = if query.groups.is_empty() {
         "recalls r".to_string()
     } else {
-        let (source, condition) = dialect::full_text_source(backend, &query.groups, args);
+        let (source, condition) = dialect::full_text_source(backend, query, args);
         conditions.extend(condition);
         source
     };
+    conditions.extend(filter_conditions(query, args));
+    (source, conditions)
+}
+
+/// The id and filter conditions on `r`, shared by every statement shape.
+fn filter_conditions(query: &RecallQuery, args: &mut Args) -> Vec<String> {
+    let mut conditions = Vec::new();
     if let Some(id) = &query.id {
         conditions.push(format!("r.id = {}", args.text(id.clone())));
     }
@@ -175,7 +305,7 @@ fn source_and_conditions(backend: Backend, query: &RecallQuery, args: &mut Args)
     if let Some(to) = f.date_to {
         conditions.push(format!("r.recall_date <= {}", args.text(ymd::format(to))));
     }
-    (source, conditions)
+    conditions
 }
 
 fn score_expression(backend: Backend, groups: &[TermGroup], args: &mut Args) -> String {
@@ -189,30 +319,22 @@ fn score_expression(backend: Backend, groups: &[TermGroup], args: &mut Args) -> 
         .iter()
         .map(|g| {
             let whole = args.text(format!(" {} ", g.term));
-            let prefix = args.text(format!(" {}", g.term));
-            let mut partial = vec![format!("{} > 0", dialect::strpos(backend, title, &prefix))];
+            let mut partial = Vec::new();
+            if g.term.len() >= dialect::MIN_PREFIX_LEN {
+                let prefix = args.text(format!(" {}", g.term));
+                partial.push(format!("{} > 0", dialect::strpos(backend, title, &prefix)));
+            }
             for variant in &g.variants {
                 let v = args.text(format!(" {variant} "));
                 partial.push(format!("{} > 0", dialect::strpos(backend, title, &v)));
             }
-            format!(
-                "(CASE WHEN {} > 0 THEN 100 WHEN {} THEN 70 ELSE 40 END)",
-                dialect::strpos(backend, title, &whole),
-                partial.join(" OR "),
-            )
+            let whole = format!("{} > 0", dialect::strpos(backend, title, &whole));
+            if partial.is_empty() {
+                format!("(CASE WHEN {whole} THEN 100 ELSE 40 END)")
+            } else {
+                format!("(CASE WHEN {whole} THEN 100 WHEN {} THEN 70 ELSE 40 END)", partial.join(" OR "))
+            }
         })
         .collect();
     format!("({})", terms.join(" + "))
-}
-
-impl Args {
-    /// The first `len` arguments: the count query shares the page query's
-    /// leading placeholders.
-    fn from_prefix(args: &Args, len: usize) -> Args {
-        let mut prefix = Args::default();
-        for value in &args.values()[..len] {
-            prefix.push(value.clone());
-        }
-        prefix
-    }
 }
