@@ -471,6 +471,17 @@ impl Store {
         .await
     }
 
+    /// Whether anyone watches any product: when nobody does, a batch of new
+    /// recalls has nothing to match and its job finishes without reading them.
+    pub async fn any_watched_products(&self) -> Result<bool, StorageError> {
+        self.read(|| async {
+            Ok(crate::on_pool!(self, p => {
+                sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM watched_products)").fetch_one(p).await?
+            }))
+        })
+        .await
+    }
+
     /// Watched products whose blind-indexed GTIN, model or brand is one of
     /// `keys` (any user): the candidates for a batch of recalls. The three
     /// kinds of key are blind-indexed under different purposes, so one list

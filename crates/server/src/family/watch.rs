@@ -203,8 +203,12 @@ impl Family {
     pub(crate) async fn run_match_job(&self, job: &Job, owner: &str) -> Result<u64, ApiError> {
         let payload: MatchRecalls = serde_json::from_str(&job.payload)
             .map_err(|e| ApiError::internal(format!("bad job payload: {e}")))?;
-        let recalls = self.store.recalls_by_ids(&payload.recall_ids).await?;
-        let alerts = self.alerts_for(&recalls).await?;
+        let alerts = if self.store.any_watched_products().await? {
+            let recalls = self.store.recalls_by_ids(&payload.recall_ids).await?;
+            self.alerts_for(&recalls).await?
+        } else {
+            Vec::new()
+        };
         let outcome = self.store.record_alerts(job.id, owner, &alerts).await?;
         if outcome.job_finished {
             metrics::counter!("recall_alerts_created_total").increment(outcome.created);

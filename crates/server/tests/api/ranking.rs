@@ -4,7 +4,7 @@
 //! through cursors and offsets, with filters, on SQLite and PostgreSQL.
 //!
 //! The fixture is built to stress the tie-breaks: 600 recalls over a few
-//! dates (about 75 per date), ids in an order unrelated to insertion order,
+//! dates (about 75 per date) and 120 more on one day, ids in an order unrelated to insertion order,
 //! titles that make whole-word, prefix, variant and body-only matches common.
 
 use babyshield_domain::{AgencyCode, RecallFilters, Severity, ymd};
@@ -58,7 +58,8 @@ fn fixture() -> String {
     for i in (1..ids.len()).rev() {
         ids.swap(i, (rng.next() % (i as u64 + 1)) as usize);
     }
-    ids.iter()
+    let mut lines: Vec<String> = ids
+        .iter()
         .map(|n| {
             json!({
                 "id": format!("CPSC-{n:05}"),
@@ -70,8 +71,20 @@ fn fixture() -> String {
             })
             .to_string()
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    // One day with more matches of one word than a page and its lookahead
+    // hold: the page's last date is read again in id order.
+    lines.extend((0..120u64).map(|i| {
+        json!({
+            "id": format!("FDA-{:05}", (i * 7907 + rng.next() % 7) % 100_000),
+            "agencyCode": "FDA",
+            "title": format!("nightlight {}", rng.words(2)),
+            "recallDate": "2020-02-02",
+            "description": rng.words(3),
+        })
+        .to_string()
+    }));
+    lines.join("\n")
 }
 
 fn group(term: &str, variants: &[&str]) -> TermGroup {
@@ -91,6 +104,7 @@ fn queries() -> Vec<(&'static str, RecallQuery)> {
         ("two terms", plain(vec![group("car", &[]), group("seat", &[])])),
         ("three terms", plain(vec![group("seat", &[]), group("strap", &[]), group("bed", &["beds"])])),
         ("no match", plain(vec![group("zebra", &[])])),
+        ("many matches on one day", plain(vec![group("nightlight", &[])])),
         (
             "severity filter",
             with(

@@ -29,6 +29,10 @@ pub struct TermGroup {
     pub variants: Vec<String>,
 }
 
+/// Rows SQLite reads past a tier's page so that the page's last date is
+/// usually complete without a second read (see `search_in_tiers`).
+const SAME_DAY_LOOKAHEAD: usize = 32;
+
 /// Points for one term, see the module docs.
 pub const POINTS_PER_TERM: i64 = 100;
 
@@ -206,24 +210,32 @@ impl Store {
                         _ => None,
                     };
                     let need = want - picked.len();
-                    let (sql, args) = statement(tier, position, None, need)?;
+                    // SQLite reads a few rows past the page: FTS order is
+                    // newest first but not id order within a date, so the
+                    // page's last date must be read to its end.
+                    let read = if backend == Backend::Sqlite { need + SAME_DAY_LOOKAHEAD } else { need };
+                    let (sql, args) = statement(tier, position, None, read)?;
                     let mut rows: Vec<(i64, String, String)> =
                         bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
-                    if backend == Backend::Sqlite {
-                        // FTS order is newest first but not id order within a
-                        // date: when the page ends inside a date, read that
-                        // date's recalls of the tier again in id order.
-                        let cut = (rows.len() == need).then(|| rows[need - 1].1.clone());
-                        if let Some(last) = &cut {
-                            rows.retain(|row| &row.1 != last);
-                        }
-                        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.2.cmp(&b.2)));
-                        if let Some(last) = cut {
+                    // Fewer rows than asked for: the tier ended, every row is here.
+                    if backend == Backend::Sqlite && rows.len() == read {
+                        let last = rows[need - 1].1.clone();
+                        if rows.last().is_some_and(|row| row.1 != last) {
+                            // The last date ended inside the lookahead.
+                            rows.retain(|row| row.1 >= last);
+                        } else {
+                            // Still the same date: read that date's recalls of
+                            // the tier in id order instead.
+                            rows.retain(|row| row.1 != last);
                             let (sql, args) = statement(tier, position, Some(&last), need - rows.len())?;
                             let same_day: Vec<(i64, String, String)> =
                                 bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
                             rows.extend(same_day);
                         }
+                    }
+                    if backend == Backend::Sqlite {
+                        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.2.cmp(&b.2)));
+                        rows.truncate(need);
                     }
                     picked.extend(rows.into_iter().map(|(rid, date, id)| (tier.score, rid, date, id)));
                 }
