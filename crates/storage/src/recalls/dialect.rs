@@ -198,8 +198,17 @@ pub(crate) struct TierRead<'a> {
     pub after: Option<&'a After>,
     /// SQLite only: just the recalls of this date, in id order.
     pub only_date: Option<&'a str>,
+    /// PostgreSQL only: look among this many newest recalls (from the
+    /// position, through the date indexes) instead of the whole tier.
+    pub newest: Option<usize>,
     pub limit: usize,
 }
+
+/// Newest recalls PostgreSQL examines before it reads a tier through the
+/// full-text index instead: a tier matching at least 1 in 50 recalls fills a
+/// page from them. Without the bound, the planner may walk the whole date
+/// index for a tier that turns out rare (seconds at a million recalls).
+pub(crate) const NEWEST_FIRST_BUDGET: usize = 1_000;
 
 /// `SELECT rid, recall_date, id` of up to `limit` recalls of one tier, in
 /// result order (PostgreSQL) or newest-first FTS order (SQLite, where the id
@@ -210,9 +219,9 @@ pub(crate) fn tier_statement(
     args: &mut Args,
 ) -> Result<String, StorageError> {
     let tier = tier_expression(backend, read.groups, read.combos);
-    let mut conditions = match backend {
-        Backend::Postgres => vec![format!("r.search_tsv @@ to_tsquery('simple', {})", args.text(tier))],
-        Backend::Sqlite => fts5_conditions(&tier, read.filters, args),
+    let (matches, mut conditions) = match backend {
+        Backend::Postgres => (format!("search_tsv @@ to_tsquery('simple', {})", args.text(tier)), Vec::new()),
+        Backend::Sqlite => (String::new(), fts5_conditions(&tier, read.filters, args)),
     };
     conditions.extend(read.conditions.iter().cloned());
     if let Some(after) = read.after {
@@ -221,11 +230,28 @@ pub(crate) fn tier_statement(
     }
     let limit = args.int(read.limit as i64);
     match backend {
-        Backend::Postgres => Ok(format!(
-            "SELECT r.rid, r.recall_date, r.id FROM recalls r WHERE {} \
-             ORDER BY r.recall_date DESC, r.id ASC LIMIT {limit}",
-            conditions.join(" AND ")
-        )),
+        Backend::Postgres => match read.newest {
+            Some(budget) => Ok(format!(
+                "SELECT w.rid, w.recall_date, w.id FROM (\
+                   SELECT r.rid, r.recall_date, r.id, r.search_tsv FROM recalls r{} \
+                   ORDER BY r.recall_date DESC, r.id ASC LIMIT {}\
+                 ) w WHERE w.{matches} ORDER BY w.recall_date DESC, w.id ASC LIMIT {limit}",
+                if conditions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" WHERE {}", conditions.join(" AND "))
+                },
+                args.int(budget as i64),
+            )),
+            // MATERIALIZED keeps the planner from walking a date index
+            // through a rare tier: the tier comes from the GIN index, then
+            // only its rows are sorted.
+            None => Ok(format!(
+                "WITH t AS MATERIALIZED (SELECT r.rid, r.recall_date, r.id FROM recalls r WHERE r.{matches}{}) \
+                 SELECT rid, recall_date, id FROM t ORDER BY recall_date DESC, id ASC LIMIT {limit}",
+                conditions.iter().map(|c| format!(" AND {c}")).collect::<String>()
+            )),
+        },
         Backend::Sqlite => {
             // Rows of later dates than the position or the date asked for
             // lie below these rowids: the scan starts past them.

@@ -174,7 +174,11 @@ impl Store {
         let backend = self.backend();
         let (count_sql, count_args) = count_statement(backend, query);
         let want = offset as usize + limit as usize;
-        let statement = |tier: &Tier, after: Option<&After>, only_date: Option<&str>, limit: usize| {
+        let statement = |tier: &Tier,
+                         after: Option<&After>,
+                         only_date: Option<&str>,
+                         newest: Option<usize>,
+                         limit: usize| {
             let mut args = Args::default();
             let conditions = filter_conditions(query, &mut args);
             let read = TierRead {
@@ -184,6 +188,7 @@ impl Store {
                 filters: &query.filters,
                 after,
                 only_date,
+                newest,
                 limit,
             };
             dialect::tier_statement(backend, &read, &mut args).map(|sql| (sql, args))
@@ -214,9 +219,18 @@ impl Store {
                     // newest first but not id order within a date, so the
                     // page's last date must be read to its end.
                     let read = if backend == Backend::Sqlite { need + SAME_DAY_LOOKAHEAD } else { need };
-                    let (sql, args) = statement(tier, position, None, read)?;
-                    let mut rows: Vec<(i64, String, String)> =
-                        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
+                    let mut rows: Vec<(i64, String, String)> = Vec::new();
+                    if backend == Backend::Postgres {
+                        // The newest recalls first: a page found among them is
+                        // the tier's page (any newer match would be among them).
+                        let budget = dialect::NEWEST_FIRST_BUDGET;
+                        let (sql, args) = statement(tier, position, None, Some(budget), need)?;
+                        rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
+                    }
+                    if rows.len() < need {
+                        let (sql, args) = statement(tier, position, None, None, read)?;
+                        rows = bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
+                    }
                     // Fewer rows than asked for: the tier ended, every row is here.
                     if backend == Backend::Sqlite && rows.len() == read {
                         let last = rows[need - 1].1.clone();
@@ -227,7 +241,7 @@ impl Store {
                             // Still the same date: read that date's recalls of
                             // the tier in id order instead.
                             rows.retain(|row| row.1 != last);
-                            let (sql, args) = statement(tier, position, Some(&last), need - rows.len())?;
+                            let (sql, args) = statement(tier, position, Some(&last), None, need - rows.len())?;
                             let same_day: Vec<(i64, String, String)> =
                                 bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
                             rows.extend(same_day);
