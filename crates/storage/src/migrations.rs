@@ -34,6 +34,7 @@ const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     5 => "0005_ingest.sql",
     6 => "0006_family.sql",
     7 => "0007_ingest_schedule.sql",
+    8 => "0008_search_order.sql",
 );
 
 /// Where the schema stands relative to this binary.

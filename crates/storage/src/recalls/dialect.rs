@@ -125,65 +125,80 @@ fn fts5_alternatives(g: &TermGroup) -> String {
 
 /// `(pacifier:* | pacifer) & (clip:*)`.
 fn tsquery_expression(groups: &[TermGroup]) -> String {
-    groups.iter().map(|g| format!("({})", tsquery_alternatives(g, ""))).collect::<Vec<_>>().join(" & ")
+    groups.iter().map(|g| format!("({})", tsquery_alternatives(g))).collect::<Vec<_>>().join(" & ")
 }
 
-/// `'pacifer':* | 'pacifier'`, each restricted to `weight` (A: the title).
-fn tsquery_alternatives(g: &TermGroup, weight: &str) -> String {
+/// `'pacifer':* | 'pacifier'`: the term (as a prefix when long enough) or
+/// one of its typo variants.
+fn tsquery_alternatives(g: &TermGroup) -> String {
     let mut alternatives = vec![if g.term.len() >= MIN_PREFIX_LEN {
-        format!("'{}':*{weight}", g.term)
-    } else if weight.is_empty() {
-        format!("'{}'", g.term)
+        format!("'{}':*", g.term)
     } else {
-        format!("'{}':{weight}", g.term)
+        format!("'{}'", g.term)
     }];
-    alternatives.extend(
-        g.variants.iter().map(
-            |v| {
-                if weight.is_empty() { format!("'{v}'") } else { format!("'{v}':{weight}") }
-            },
-        ),
-    );
+    alternatives.extend(g.variants.iter().map(|v| format!("'{v}'")));
     alternatives.join(" | ")
 }
 
-/// The full-text expression matching exactly the recalls of one tier: the OR
-/// of its level combinations. The levels of one group are disjoint: partial
+/// The FTS5 expression matching exactly the recalls of one tier: the OR of
+/// its level combinations. The levels of one group are disjoint: partial
 /// excludes whole, elsewhere excludes every title match.
-fn tier_expression(backend: Backend, groups: &[TermGroup], combos: &[Vec<Level>]) -> String {
-    let (and, or) = match backend {
-        Backend::Sqlite => (" AND ", " OR "),
-        Backend::Postgres => (" & ", " | "),
-    };
+fn fts5_tier_expression(groups: &[TermGroup], combos: &[Vec<Level>]) -> String {
     let level = |g: &TermGroup, level: Level| -> String {
-        let (whole, title, anywhere) = match backend {
-            Backend::Sqlite => (
-                format!("search_title : \"{}\"", g.term),
-                format!("search_title : ({})", fts5_alternatives(g)),
-                format!("{TEXT_COLUMNS} : ({})", fts5_alternatives(g)),
-            ),
-            Backend::Postgres => {
-                (format!("'{}':A", g.term), tsquery_alternatives(g, "A"), tsquery_alternatives(g, ""))
-            }
-        };
-        let but_not = |a: &str, b: &str| match backend {
-            Backend::Sqlite => format!("(({a}) NOT ({b}))"),
-            Backend::Postgres => format!("(({a}) & !({b}))"),
-        };
+        let whole = format!("search_title : \"{}\"", g.term);
+        let title = format!("search_title : ({})", fts5_alternatives(g));
+        let anywhere = format!("{TEXT_COLUMNS} : ({})", fts5_alternatives(g));
         match level {
             Level::Whole => format!("({whole})"),
-            Level::Partial => but_not(&title, &whole),
-            Level::Elsewhere => but_not(&anywhere, &title),
+            Level::Partial => format!("(({title}) NOT ({whole}))"),
+            Level::Elsewhere => format!("(({anywhere}) NOT ({title}))"),
         }
     };
     combos
         .iter()
         .map(|combo| {
             let parts: Vec<String> = groups.iter().zip(combo).map(|(g, l)| level(g, *l)).collect();
-            format!("({})", parts.join(and))
+            format!("({})", parts.join(" AND "))
         })
         .collect::<Vec<_>>()
-        .join(or)
+        .join(" OR ")
+}
+
+/// The same tier as a PostgreSQL condition on the row `alias`. Title
+/// matches use the title's own tsvector and GIN index (migration 0008):
+/// a weight-restricted query on `search_tsv` would recheck every recall
+/// carrying the word anywhere.
+fn tsquery_tier_condition(
+    alias: &str,
+    groups: &[TermGroup],
+    combos: &[Vec<Level>],
+    args: &mut Args,
+) -> String {
+    let mut level = |g: &TermGroup, level: Level| -> String {
+        let mut title =
+            |query: String| format!("{alias}.search_title_tsv @@ to_tsquery('simple', {})", args.text(query));
+        let whole = title(format!("'{}'", g.term));
+        let title_any = title(tsquery_alternatives(g));
+        match level {
+            Level::Whole => whole,
+            Level::Partial => format!("({title_any} AND NOT {whole})"),
+            Level::Elsewhere => {
+                let anywhere = format!(
+                    "{alias}.search_tsv @@ to_tsquery('simple', {})",
+                    args.text(tsquery_alternatives(g))
+                );
+                format!("({anywhere} AND NOT {title_any})")
+            }
+        }
+    };
+    let combos: Vec<String> = combos
+        .iter()
+        .map(|combo| {
+            let parts: Vec<String> = groups.iter().zip(combo).map(|(g, l)| level(g, *l)).collect();
+            format!("({})", parts.join(" AND "))
+        })
+        .collect();
+    format!("({})", combos.join(" OR "))
 }
 
 /// Which rows of a tier one statement reads.
@@ -218,41 +233,46 @@ pub(crate) fn tier_statement(
     read: &TierRead<'_>,
     args: &mut Args,
 ) -> Result<String, StorageError> {
-    let tier = tier_expression(backend, read.groups, read.combos);
-    let (matches, mut conditions) = match backend {
-        Backend::Postgres => (format!("search_tsv @@ to_tsquery('simple', {})", args.text(tier)), Vec::new()),
-        Backend::Sqlite => (String::new(), fts5_conditions(&tier, read.filters, args)),
+    let mut conditions = match backend {
+        Backend::Postgres => Vec::new(),
+        Backend::Sqlite => {
+            fts5_conditions(&fts5_tier_expression(read.groups, read.combos), read.filters, args)
+        }
     };
     conditions.extend(read.conditions.iter().cloned());
     if let Some(after) = read.after {
         let (d, i) = (args.text(after.recall_date.clone()), args.text(after.id.clone()));
         conditions.push(format!("(r.recall_date < {d} OR (r.recall_date = {d} AND r.id > {i}))"));
     }
-    let limit = args.int(read.limit as i64);
     match backend {
         Backend::Postgres => match read.newest {
-            Some(budget) => Ok(format!(
-                "SELECT w.rid, w.recall_date, w.id FROM (\
-                   SELECT r.rid, r.recall_date, r.id, r.search_tsv FROM recalls r{} \
-                   ORDER BY r.recall_date DESC, r.id ASC LIMIT {}\
-                 ) w WHERE w.{matches} ORDER BY w.recall_date DESC, w.id ASC LIMIT {limit}",
-                if conditions.is_empty() {
-                    String::new()
-                } else {
-                    format!(" WHERE {}", conditions.join(" AND "))
-                },
-                args.int(budget as i64),
-            )),
+            Some(budget) => {
+                let budget = args.int(budget as i64);
+                let tier = tsquery_tier_condition("w", read.groups, read.combos, args);
+                let limit = args.int(read.limit as i64);
+                Ok(format!(
+                    "SELECT w.rid, w.recall_date, w.id FROM (\
+                       SELECT r.rid, r.recall_date, r.id, r.search_title_tsv, r.search_tsv FROM recalls r{} \
+                       ORDER BY r.recall_date DESC, r.id ASC LIMIT {budget}\
+                     ) w WHERE {tier} ORDER BY w.recall_date DESC, w.id ASC LIMIT {limit}",
+                    where_clause(&conditions),
+                ))
+            }
             // MATERIALIZED keeps the planner from walking a date index
-            // through a rare tier: the tier comes from the GIN index, then
+            // through a rare tier: the tier comes from the GIN indexes, then
             // only its rows are sorted.
-            None => Ok(format!(
-                "WITH t AS MATERIALIZED (SELECT r.rid, r.recall_date, r.id FROM recalls r WHERE r.{matches}{}) \
-                 SELECT rid, recall_date, id FROM t ORDER BY recall_date DESC, id ASC LIMIT {limit}",
-                conditions.iter().map(|c| format!(" AND {c}")).collect::<String>()
-            )),
+            None => {
+                conditions.insert(0, tsquery_tier_condition("r", read.groups, read.combos, args));
+                let limit = args.int(read.limit as i64);
+                Ok(format!(
+                    "WITH t AS MATERIALIZED (SELECT r.rid, r.recall_date, r.id FROM recalls r{}) \
+                     SELECT rid, recall_date, id FROM t ORDER BY recall_date DESC, id ASC LIMIT {limit}",
+                    where_clause(&conditions),
+                ))
+            }
         },
         Backend::Sqlite => {
+            let limit = args.int(read.limit as i64);
             // Rows of later dates than the position or the date asked for
             // lie below these rowids: the scan starts past them.
             let block = |date: &str| {
@@ -273,6 +293,11 @@ pub(crate) fn tier_statement(
             ))
         }
     }
+}
+
+/// ` WHERE a AND b`, or nothing for no conditions.
+pub(crate) fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use babyshield_domain::{Recall, RecallFilters, ymd};
 
 use super::{
     args::{Args, bind_args},
-    dialect::{self, TierRead},
+    dialect::{self, TierRead, where_clause},
     tiers::{self, Tier},
 };
 use crate::{Backend, StorageError, Store};
@@ -289,10 +289,6 @@ fn count_statement(backend: Backend, query: &RecallQuery) -> (String, Args) {
     let mut args = Args::default();
     let (source, conditions) = source_and_conditions(backend, query, &mut args);
     (format!("SELECT COUNT(*) FROM {source}{}", where_clause(&conditions)), args)
-}
-
-fn where_clause(conditions: &[String]) -> String {
-    if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) }
 }
 
 fn source_and_conditions(backend: Backend, query: &RecallQuery, args: &mut Args) -> (String, Vec<String>) {
