@@ -49,6 +49,19 @@ pub async fn fresh_pg_database() -> TestDatabase {
     TestDatabase::create().await
 }
 
+/// A database of the given kind and its URL: a SQLite file in `dir`, or a
+/// fresh PostgreSQL database (dropped with the returned value).
+pub async fn database_for(db: Db, dir: &std::path::Path) -> (Option<TestDatabase>, String) {
+    match db {
+        Db::Sqlite => (None, format!("sqlite://{}", dir.join("test.db").display())),
+        Db::Postgres => {
+            let database = fresh_pg_database().await;
+            let url = database.url().to_string();
+            (Some(database), url)
+        }
+    }
+}
+
 /// The configuration tests start from: dev, port 0, quiet, no sample data.
 pub fn test_config(data_dir: &std::path::Path, db_url: &str) -> Config {
     let mut config = Config { data_dir: data_dir.to_path_buf(), ..Config::default() };
@@ -69,14 +82,7 @@ impl TestApp {
 
     pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let database = match db {
-            Db::Sqlite => None,
-            Db::Postgres => Some(fresh_pg_database().await),
-        };
-        let db_url = match &database {
-            None => format!("sqlite://{}", data_dir.path().join("test.db").display()),
-            Some(database) => database.url().to_string(),
-        };
+        let (database, db_url) = database_for(db, data_dir.path()).await;
         let mut config = test_config(data_dir.path(), &db_url);
         tweak(&mut config);
         TestApp::start(config, data_dir).await.holding(database)

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use babyshield_server::config::Config;
 use serde_json::{Value, json};
 
-use crate::harness::{Db, TestApp, fresh_pg_database, json, test_config};
+use crate::harness::{Db, TestApp, database_for, json, test_config};
 
 crate::on_both_databases!(
     a_retry_with_the_same_key_replays_the_first_answer,
@@ -42,14 +42,7 @@ fn replayed(response: &reqwest::Response) -> bool {
 /// Two instances on one database, sharing secrets (one data dir).
 pub async fn two_apps(db: Db, tweak: impl Fn(&mut Config, usize)) -> (TestApp, TestApp) {
     let dir = tempfile::tempdir().unwrap();
-    let database = match db {
-        Db::Sqlite => None,
-        Db::Postgres => Some(fresh_pg_database().await),
-    };
-    let url = match &database {
-        None => format!("sqlite://{}", dir.path().join("shared.db").display()),
-        Some(database) => database.url().to_string(),
-    };
+    let (database, url) = database_for(db, dir.path()).await;
     let config = test_config(dir.path(), &url);
     let (mut first, mut second) = (config.clone(), config);
     tweak(&mut first, 0);
