@@ -23,6 +23,7 @@ use crate::{
     dependencies::Redis,
     error::ApiError,
     lifecycle::Lifecycle,
+    resilience::{Bulkhead, Entered},
 };
 
 pub use vocabulary::Vocabulary;
@@ -49,6 +50,8 @@ pub struct Catalogue {
     vocabulary_generation: std::sync::atomic::AtomicI64,
     /// Serialized answers of the public reads, keyed by catalogue generation.
     cache: ResponseCache,
+    /// Bounds the searches that reach the database (`search.max_concurrent`).
+    bulkhead: Bulkhead,
 }
 
 impl Catalogue {
@@ -61,6 +64,7 @@ impl Catalogue {
             vocabulary: RwLock::new(Arc::new(Vocabulary::default())),
             vocabulary_generation: (-1).into(),
             cache: ResponseCache::new(&config.cache, redis),
+            bulkhead: Bulkhead::new(config.search.max_concurrent, config.search.max_queued),
         }
     }
 
@@ -83,8 +87,20 @@ impl Catalogue {
         .fingerprint()
     }
 
+    /// A slot of the search bulkhead, or a 503 when it and its queue are full.
+    async fn enter(&self) -> Result<Entered<'_>, ApiError> {
+        self.bulkhead.enter().await.ok_or_else(|| {
+            metrics::counter!("search_shed_total").increment(1);
+            ApiError::Unavailable {
+                public: "too many searches are running, retry shortly".into(),
+                cause: "search bulkhead full".into(),
+            }
+        })
+    }
+
     /// `POST /api/v1/search/advanced`.
     pub async fn search(&self, request: &AdvancedSearch) -> Result<ResultPage, ApiError> {
+        let _slot = self.enter().await?;
         let vocabulary = self.vocabulary.read().await.clone();
         let groups = request
             .terms()
@@ -167,6 +183,7 @@ impl Catalogue {
     /// The recalls whose text best matches `text` (relevance order), as
     /// full records: the candidates of a safety check.
     pub async fn candidates(&self, text: &str, limit: u32) -> Result<Vec<Recall>, ApiError> {
+        let _slot = self.enter().await?;
         let vocabulary = self.vocabulary.read().await.clone();
         let groups: Vec<TermGroup> = babyshield_domain::parse_terms(Some(text), &[])
             .into_iter()

@@ -198,11 +198,23 @@ pub struct SearchConfig {
     /// How often each instance checks whether the catalogue changed (to
     /// refresh its typo-tolerance vocabulary).
     pub vocabulary_refresh_secs: u64,
+    /// Searches that reach the database at once (cache misses and safety
+    /// check candidates); more wait, bounded by `max_queued`.
+    pub max_concurrent: usize,
+    /// Searches waiting for one of those slots; more are refused with 503
+    /// at once, so an overload cannot queue statements until they time out
+    /// and open the database breaker for every other endpoint.
+    pub max_queued: usize,
 }
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        SearchConfig { cursor_max_age_secs: 24 * 3600, vocabulary_refresh_secs: 30 }
+        SearchConfig {
+            cursor_max_age_secs: 24 * 3600,
+            vocabulary_refresh_secs: 30,
+            max_concurrent: 8,
+            max_queued: 64,
+        }
     }
 }
 
@@ -210,6 +222,9 @@ impl SearchConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if self.cursor_max_age_secs <= 0 {
             return Err(ConfigError::new("search.cursor_max_age_secs", "must be greater than 0"));
+        }
+        if self.max_concurrent == 0 {
+            return Err(ConfigError::new("search.max_concurrent", "must be greater than 0"));
         }
         positive("search.vocabulary_refresh_secs", self.vocabulary_refresh_secs)
     }

@@ -5,38 +5,24 @@
 //! limit; byte and pixel limits are checked before the full decode (in
 //! `babyshield-scan`), so a decompression bomb costs nothing.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use babyshield_scan::{ScanError, ScanLimits, ScanOutcome};
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use super::{Family, FamilyConfig, SafetyCheckRequest, SafetyReport};
-use crate::{accounts::AuthUser, error::ApiError};
+use crate::{
+    accounts::AuthUser,
+    error::ApiError,
+    resilience::{Bulkhead, Entered},
+};
 
 pub(super) struct Scanner {
-    permits: Arc<Semaphore>,
-    /// Requests decoding or waiting to; more than `capacity` are shed.
-    admitted: AtomicUsize,
-    capacity: usize,
+    /// Requests decoding or waiting to.
+    bulkhead: Bulkhead,
     timeout: Duration,
     limits: ScanLimits,
-}
-
-/// Counts a request out of the bulkhead when it ends, however it ends.
-struct Admission<'a>(&'a AtomicUsize);
-
-impl Drop for Admission<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// A barcode found in the photo.
@@ -65,9 +51,7 @@ pub struct ScanReport {
 impl Scanner {
     pub(super) fn new(config: &FamilyConfig) -> Scanner {
         Scanner {
-            permits: Arc::new(Semaphore::new(config.scan_concurrency)),
-            admitted: AtomicUsize::new(0),
-            capacity: config.scan_concurrency + config.scan_queue,
+            bulkhead: Bulkhead::new(config.scan_concurrency, config.scan_queue),
             timeout: Duration::from_millis(config.scan_timeout_ms),
             limits: ScanLimits {
                 max_bytes: config.scan_max_bytes,
@@ -88,12 +72,10 @@ impl Scanner {
             public: "too many photos are being decoded, retry shortly".into(),
             cause: "scan bulkhead full".into(),
         };
-        let admission = Admission(&self.admitted);
-        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+        let Some(Entered { admission, permit }) = self.bulkhead.enter().await else {
             metrics::counter!("scan_images_total", "outcome" => "shed").increment(1);
             return Err(busy());
-        }
-        let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(|_| busy())?;
+        };
         let limits = self.limits.clone();
         let started = Instant::now();
         // The permit moves into the blocking task: a decode that outlives
@@ -190,7 +172,7 @@ mod tests {
     async fn decodes_off_the_async_threads() {
         let outcome = scanner(|_| {}).decode(photo()).await.unwrap();
         assert_eq!(outcome.codes[0].text, "9340431297480");
-        assert_eq!(scanner(|_| {}).admitted.load(Ordering::SeqCst), 0);
+        assert_eq!(scanner(|_| {}).bulkhead.admitted(), 0);
     }
 
     #[tokio::test]
@@ -201,7 +183,8 @@ mod tests {
         });
         // Room for one request. The decoder slot is taken from outside, so
         // the first request waits for it, and the second is shed.
-        let held = Arc::clone(&scanner.permits).acquire_owned().await.unwrap();
+        let Entered { admission, permit: held } = scanner.bulkhead.enter().await.unwrap();
+        drop(admission);
         let waiting = scanner.decode(photo());
         tokio::pin!(waiting);
         assert!(futures::poll!(&mut waiting).is_pending(), "queued behind the busy decoder");
@@ -209,7 +192,7 @@ mod tests {
         assert_eq!(err.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
         drop(held);
         assert_eq!(waiting.await.unwrap().codes[0].text, "9340431297480");
-        assert_eq!(scanner.admitted.load(Ordering::SeqCst), 0, "every admission is counted out");
+        assert_eq!(scanner.bulkhead.admitted(), 0, "every admission is counted out");
     }
 
     #[tokio::test]
@@ -226,7 +209,7 @@ mod tests {
         assert_eq!(err.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         assert!(err.to_string().contains("too long"), "{err}");
         // The abandoned decode still holds the only slot until it finishes.
-        assert_eq!(scanner.permits.available_permits(), 0);
-        let _ = Arc::clone(&scanner.permits).acquire_owned().await.unwrap();
+        assert_eq!(scanner.bulkhead.free_slots(), 0);
+        assert!(scanner.bulkhead.enter().await.is_some());
     }
 }
