@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::RwLock;
 
 use crate::{
-    cache::ResponseCache,
+    cache::{CacheClass, Entry, ResponseCache, key},
     config::{Config, Secrets},
     dependencies::Redis,
     error::ApiError,
@@ -114,6 +114,25 @@ impl Catalogue {
         };
         self.page(&query, request.fingerprint(), request.cursor.as_deref(), request.offset, request.limit)
             .await
+    }
+
+    /// A search page from the response cache, loaded on a miss. v1 and v2
+    /// share the entry of a page (v2 never has an offset).
+    pub async fn cached_search(&self, request: &AdvancedSearch) -> Result<Entry, ApiError> {
+        let key = key::page(&request.fingerprint(), request.limit, request.offset, request.cursor.as_deref());
+        self.cache.get_or_load(CacheClass::Search, &key, self.search(request)).await
+    }
+
+    /// A recall-list page from the response cache, loaded on a miss; shared
+    /// by v1 and v2.
+    pub async fn cached_list(
+        &self,
+        filters: RecallFilters,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Entry, ApiError> {
+        let key = key::page(&Catalogue::list_fingerprint(&filters, limit), limit, 0, cursor);
+        self.cache.get_or_load(CacheClass::List, &key, self.list(filters, cursor, limit)).await
     }
 
     /// `GET /api/v1/recalls`: newest first, filtered.

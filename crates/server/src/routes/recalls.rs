@@ -12,8 +12,7 @@ use babyshield_domain::{
 };
 
 use crate::{
-    cache::{self, CacheClass, CachedJson, IfNoneMatch},
-    catalogue::Catalogue,
+    cache::{CacheClass, CachedJson, IfNoneMatch},
     error::{ApiError, ApiResult},
     state::AppState,
 };
@@ -68,10 +67,7 @@ pub async fn list(
     conditional: IfNoneMatch,
 ) -> ApiResult<CachedJson> {
     let (filters, cursor, limit) = parse_list_params(params)?;
-    let key = cache::key::page(&Catalogue::list_fingerprint(&filters, limit), limit, 0, cursor.as_deref());
-    let catalogue = state.catalogue();
-    let load = catalogue.list(filters, cursor.as_deref(), limit);
-    let entry = catalogue.cache().get_or_load(CacheClass::List, &key, load).await?;
+    let entry = state.catalogue().cached_list(filters, cursor.as_deref(), limit).await?;
     Ok(conditional.answer(entry))
 }
 

@@ -1,12 +1,7 @@
 use axum::{Router, extract::State, routing::post};
 use babyshield_domain::AdvancedSearch;
 
-use crate::{
-    cache::{self, CacheClass, CachedJson},
-    error::ApiResult,
-    extract::ApiJson,
-    state::AppState,
-};
+use crate::{cache::CachedJson, error::ApiResult, extract::ApiJson, state::AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/search/advanced", post(advanced))
@@ -25,9 +20,5 @@ pub async fn advanced(
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<CachedJson> {
     let request = AdvancedSearch::from_json(body)?;
-    let key =
-        cache::key::page(&request.fingerprint(), request.limit, request.offset, request.cursor.as_deref());
-    let catalogue = state.catalogue();
-    let entry = catalogue.cache().get_or_load(CacheClass::Search, &key, catalogue.search(&request)).await?;
-    Ok(CachedJson::private(entry))
+    Ok(CachedJson::private(state.catalogue().cached_search(&request).await?))
 }

@@ -33,8 +33,7 @@ pub use envelope::{List, RecallItemSchema};
 
 use crate::{
     accounts::AuthUser,
-    cache::{self, CacheClass, CachedJson, IfNoneMatch},
-    catalogue::Catalogue,
+    cache::{CachedJson, IfNoneMatch},
     envelope::Envelope,
     error::{ApiError, ApiResult},
     extract::ApiJson,
@@ -78,10 +77,8 @@ pub async fn search(
         (_, true) => return Err(ApiError::UnknownFields(vec!["offset".into()])),
         (Err(other), false) => return Err(other.into()),
     };
-    // v1's cache key with offset 0: both versions share one entry per page.
-    let key = cache::key::page(&request.fingerprint(), request.limit, 0, request.cursor.as_deref());
-    let catalogue = state.catalogue();
-    let entry = catalogue.cache().get_or_load(CacheClass::Search, &key, catalogue.search(&request)).await?;
+    // `offset` was refused above, so this is v1's entry for the same page.
+    let entry = state.catalogue().cached_search(&request).await?;
     envelope::cached_list(CachedJson::private(entry.clone()), &entry)
 }
 
@@ -106,11 +103,7 @@ pub async fn recalls(
     conditional: IfNoneMatch,
 ) -> ApiResult<Response> {
     let (filters, cursor, limit) = super::recalls::parse_list_params(params)?;
-    // v1's cache key: both versions share one entry per page.
-    let key = cache::key::page(&Catalogue::list_fingerprint(&filters, limit), limit, 0, cursor.as_deref());
-    let catalogue = state.catalogue();
-    let load = catalogue.list(filters, cursor.as_deref(), limit);
-    let entry = catalogue.cache().get_or_load(CacheClass::List, &key, load).await?;
+    let entry = state.catalogue().cached_list(filters, cursor.as_deref(), limit).await?;
     envelope::cached_list(conditional.answer(entry.clone()), &entry)
 }
 
