@@ -15,7 +15,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/lib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collect import fmt, load, machine, parse_import, wrk_entry  # noqa: E402
+from collect import fmt, load, machine, parse_import, software, write_result, wrk_entry  # noqa: E402
 
 # The targets.
 OVERHEAD_TARGET_PCT = 5.0        # cache + rate limiter cost, share of search req/s
@@ -274,8 +274,7 @@ def build(a):
         "db": a.db,
         "recalls": a.recalls,
         "machine": dict(machine(a.root), loadavg_at_start=a.loadavg or None),
-        "software": {"babyshield": a.binary_version or None, "binary": a.binary,
-                     "wrk": a.wrk_version or None, "postgres": a.postgres_version or None},
+        "software": software(a),
         "settings": {
             "duration": a.duration, "warmup": a.warmup, "wrk_timeout": a.timeout, "threads": a.threads,
             "connections": a.connections, "overhead_rounds": a.repeats, "high_quota": a.high_quota,
@@ -403,11 +402,7 @@ def main():
     ap.add_argument("--import-wall", type=float, default=0.0)
     a = ap.parse_args()
     result = build(a)
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, a.out)
+    write_result(a.out, result)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,21 @@ import subprocess
 import sys
 
 
+def software(a):
+    """The versions every results file records (from the collectors' common options)."""
+    return {"babyshield": a.binary_version or None, "binary": a.binary,
+            "wrk": a.wrk_version or None, "postgres": a.postgres_version or None}
+
+
+def write_result(path, result):
+    """Writes a results file whole or not at all (a reader never sees half of one)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
 def sh(cmd, cwd=None):
     try:
         return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=30).stdout.strip()
@@ -137,8 +152,7 @@ def main():
         "db": a.db,
         "recalls": a.recalls,
         "machine": machine(a.root),
-        "software": {"babyshield": a.binary_version or None, "binary": a.binary,
-                     "wrk": a.wrk_version or None, "postgres": a.postgres_version or None},
+        "software": software(a),
         "settings": {
             "duration": a.duration, "warmup_per_scenario": a.warmup, "wrk_timeout": a.timeout,
             "threads": a.threads, "connections": [int(c) for c in a.connections.split(",") if c],
@@ -157,11 +171,7 @@ def main():
         "scenarios": scenarios,
         "preflight": load(a.preflight),
     }
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, a.out)
+    write_result(a.out, result)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collect import machine, parse_import, wrk_entry  # noqa: E402
+from collect import machine, parse_import, software, write_result, wrk_entry  # noqa: E402
 
 TARGET_SAFETY_RPS = 5000
 TARGET_IMAGE_PEAK_RSS_MB = 300
@@ -156,8 +156,7 @@ def main():
         "schema": 1, "kind": "family", "label": a.label or None, "timestamp": a.timestamp,
         "db": a.db, "data": a.data_name, "recalls": a.recalls,
         "machine": m,
-        "software": {"babyshield": a.binary_version or None, "binary": a.binary,
-                     "wrk": a.wrk_version or None, "postgres": a.postgres_version or None},
+        "software": software(a),
         "settings": {
             "scenarios": a.scenarios.split(","), "duration": a.duration, "image_duration": a.image_duration,
             "warmup": a.warmup, "wrk_timeout": a.timeout, "threads": a.threads,
@@ -184,11 +183,7 @@ def main():
         "image": image,
         "targets": targets,
     }
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, a.out)
+    write_result(a.out, result)
 
 
 def print_summary(r):

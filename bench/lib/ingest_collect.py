@@ -14,7 +14,7 @@ import sys
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collect import fmt, load, machine, parse_import, pct, wrk_entry  # noqa: E402
+from collect import fmt, load, machine, parse_import, pct, software, write_result, wrk_entry  # noqa: E402
 
 TARGET_RECALLS_PER_SEC = 10000.0  # the target, end to end, per database
 TARGET_PCT = 50.0  # an ingest raises the search p99 by less than this
@@ -112,8 +112,7 @@ def build(a):
         "db": a.db,
         "recalls": a.recalls,
         "machine": dict(machine(a.root), loadavg_at_start=a.loadavg or None),
-        "software": {"babyshield": a.binary_version or None, "binary": a.binary,
-                     "wrk": a.wrk_version or None, "postgres": a.postgres_version or None},
+        "software": software(a),
         "settings": {
             "feed": "bench/lib/ingest_feed.py: openFDA food enforcement pages rendered once; a source's first "
                     "pull inserts its reports, every later pull updates all of them",
@@ -201,11 +200,7 @@ def main():
         ap.add_argument("--" + name, type=int, default=0)
     a = ap.parse_args()
     result = build(a)
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, a.out)
+    write_result(a.out, result)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collect import fmt, load, machine, pct, wrk_entry  # noqa: E402
+from collect import fmt, load, machine, pct, software, write_result, wrk_entry  # noqa: E402
 
 TARGET_PCT = 50.0  # the target: a login flood raises search p99 by less than this
 
@@ -100,8 +100,7 @@ def build(a):
         "db": a.db,
         "recalls": a.recalls,
         "machine": dict(machine(a.root), loadavg_at_start=a.loadavg or None),
-        "software": {"babyshield": a.binary_version or None, "binary": a.binary,
-                     "wrk": a.wrk_version or None, "postgres": a.postgres_version or None},
+        "software": software(a),
         "settings": {
             "duration": a.duration, "warmup": a.warmup, "wrk_timeout": a.timeout, "threads": a.threads,
             "users": a.users, "search_connections": a.search_connections,
@@ -188,11 +187,7 @@ def main():
         ap.add_argument("--" + name, type=int, default=0)
     a = ap.parse_args()
     result = build(a)
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, a.out)
+    write_result(a.out, result)
 
 
 if __name__ == "__main__":

@@ -66,3 +66,51 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(90), latency:percentile(95),
     latency:percentile(99), latency.max, latency.mean, latency.stdev))
 end
+
+-- Counts the answers of each listed status (and "other") per thread, in a
+-- response() callback, and prints after the run, besides BENCH_RESULT:
+--   BENCH_STATUS {"200":n,...,"other":n}   (the listed statuses in order)
+-- For scenarios whose rate is bounded elsewhere (logins, photos); the
+-- high-rate search scripts avoid the callback.
+function count_statuses(statuses)
+  local keys = {}
+  for _, status in ipairs(statuses) do
+    keys[status] = "s" .. status
+    _G[keys[status]] = 0
+  end
+  sother = 0
+
+  response = function(status, resp_headers, body)
+    local key = keys[status]
+    if key then
+      _G[key] = _G[key] + 1
+    else
+      sother = sother + 1
+    end
+  end
+
+  local threads = {}
+  local previous_setup, previous_done = setup, done
+
+  setup = function(thread)
+    previous_setup(thread)
+    threads[#threads + 1] = thread
+  end
+
+  done = function(summary, latency, requests)
+    previous_done(summary, latency, requests)
+    local total = function(key)
+      local n = 0
+      for _, thread in ipairs(threads) do
+        n = n + (tonumber(thread:get(key)) or 0)
+      end
+      return n
+    end
+    local parts = {}
+    for _, status in ipairs(statuses) do
+      parts[#parts + 1] = string.format('"%d":%d', status, total(keys[status]))
+    end
+    parts[#parts + 1] = string.format('"other":%d', total("sother"))
+    io.write("BENCH_STATUS {" .. table.concat(parts, ",") .. "}\n")
+  end
+end

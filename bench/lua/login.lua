@@ -21,40 +21,4 @@ bench_scenario({ build = function(body)
   return wrk.format("POST", "/api/v1/auth/token", headers, body)
 end })
 
--- Per-thread counters (globals of each thread's Lua state, read in done()
--- through thread:get).
-s200, s401, s429, s503, sother = 0, 0, 0, 0, 0
-
-function response(status, resp_headers, body)
-  if status == 200 then
-    s200 = s200 + 1
-  elseif status == 503 then
-    s503 = s503 + 1
-  elseif status == 429 then
-    s429 = s429 + 1
-  elseif status == 401 then
-    s401 = s401 + 1
-  else
-    sother = sother + 1
-  end
-end
-
-local threads = {}
-local common_setup, common_done = setup, done
-
-function setup(thread)
-  common_setup(thread)
-  threads[#threads + 1] = thread
-end
-
-function done(summary, latency, requests)
-  common_done(summary, latency, requests)
-  local t = { s200 = 0, s401 = 0, s429 = 0, s503 = 0, sother = 0 }
-  for _, thread in ipairs(threads) do
-    for k in pairs(t) do
-      t[k] = t[k] + (tonumber(thread:get(k)) or 0)
-    end
-  end
-  io.write(string.format('BENCH_STATUS {"200":%d,"401":%d,"429":%d,"503":%d,"other":%d}\n',
-    t.s200, t.s401, t.s429, t.s503, t.sother))
-end
+count_statuses({ 200, 401, 429, 503 })
