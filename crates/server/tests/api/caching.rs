@@ -12,7 +12,6 @@ const FIXTURES: &str = include_str!("../fixtures/recalls.jsonl");
 const DETAIL: &str = "/api/v1/recall/CPSC-10001";
 const OLD_TITLE: &str = "Pacifier Clips Recalled Due to Choking Hazard";
 const ADMIN_EMAIL: &str = "cache-admin@example.com";
-const ADMIN_PASSWORD: &str = "Admin-Pass-99";
 
 async fn loaded(tweak: impl FnOnce(&mut babyshield_server::config::Config)) -> TestApp {
     let app = TestApp::spawn_with(Db::Sqlite, tweak).await;
@@ -30,21 +29,6 @@ fn unique_prefix() -> String {
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response.headers().get(name).map(|v| v.to_str().unwrap().to_string())
-}
-
-async fn admin_token(app: &TestApp) -> String {
-    app.state.accounts().create_admin(ADMIN_EMAIL, ADMIN_PASSWORD.into()).await.unwrap();
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("username={}&password={ADMIN_PASSWORD}", ADMIN_EMAIL.replace('@', "%40")))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json(response).await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
 }
 
 async fn cache_report(app: &TestApp, token: &str) -> Value {
@@ -66,7 +50,7 @@ async fn conditional_get(app: &TestApp, path: &str, if_none_match: &str) -> reqw
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_detail_or_barcode_lookup_is_a_cache_hit_with_the_same_data() {
     let app = loaded(|_| {}).await;
-    let token = admin_token(&app).await;
+    let token = app.admin_token(ADMIN_EMAIL).await;
     for path in [DETAIL, "/api/v1/lookup/barcode/012345678905"] {
         let (_, first) = json(app.get(path).await).await;
         let (status, second) = json(app.get(path).await).await;
@@ -145,7 +129,7 @@ async fn cached_answers_keep_the_envelope_with_the_request_id_as_trace_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn searches_spelled_differently_share_one_entry_and_are_never_stored_by_clients() {
     let app = loaded(|_| {}).await;
-    let token = admin_token(&app).await;
+    let token = app.admin_token(ADMIN_EMAIL).await;
     let spellings = [
         json!({"query": "choking hazard", "agencies": ["CPSC", "HEALTH_CANADA"], "limit": 5}),
         json!({"limit": 5, "product": "choking hazard", "agencies": ["HEALTH_CANADA", "CPSC"]}),
@@ -204,7 +188,7 @@ async fn personal_answers_are_no_store_and_the_cache_page_is_for_admins_only() {
     let anonymous = app.get("/api/v1/admin/cache").await;
     assert_eq!(anonymous.status(), 401);
 
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token(ADMIN_EMAIL).await;
     for path in ["/api/v1/admin/cache", "/api/v1/admin/audit"] {
         let response = get(path, &admin).await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
@@ -233,7 +217,7 @@ async fn an_import_through_another_instance_reaches_this_instances_cache_within_
     let one = TestApp::start(config.clone(), tempfile::tempdir().unwrap()).await;
     one.import(FIXTURES).await;
     let two = TestApp::start(config, tempfile::tempdir().unwrap()).await;
-    let token = admin_token(&one).await;
+    let token = one.admin_token(ADMIN_EMAIL).await;
 
     let (_, first) = json(one.get(DETAIL).await).await;
     assert_eq!(first["data"]["title"], OLD_TITLE);

@@ -21,20 +21,6 @@ crate::on_both_databases!(
 const FLAGS: &str = "/api/v1/admin/flags";
 const OPEN: &str = "/api/v1/admin/flags/auth.registration_open";
 
-async fn admin_token(app: &TestApp) -> String {
-    app.state.accounts().create_admin("admin@example.com", "Admin-Pass-99".into()).await.unwrap();
-    let (status, body) = json(
-        app.post_json(
-            "/api/v1/auth/login",
-            &json!({"email": "admin@example.com", "password": "Admin-Pass-99"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["data"]["access_token"].as_str().unwrap().to_string()
-}
-
 async fn put(app: &TestApp, token: &str, path: &str, change: &Value) -> (u16, Value) {
     json(app.client.put(app.url(path)).bearer_auth(token).json(change).send().await.unwrap()).await
 }
@@ -73,7 +59,7 @@ async fn flags_toggled_on_one_instance_are_seen_by_the_other(db: Db) {
         c.flags.refresh_ms = 500;
     })
     .await;
-    let admin = admin_token(&a).await;
+    let admin = a.admin_token("admin@example.com").await;
     assert_eq!(register(&b, "before@example.com").await.0, 201, "open by default");
 
     let (status, changed) = put(&a, &admin, OPEN, &json!({"enabled": false})).await;
@@ -127,7 +113,7 @@ async fn flag_changes_are_validated_and_percentages_bucket_stably(db: Db) {
         c.flags.flags.insert("search.new_ranking".into(), FlagValue::Percent(25));
     })
     .await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token("admin@example.com").await;
     let ranking = "/api/v1/admin/flags/search.new_ranking";
     for (change, status) in [
         (json!({"enabled": true, "percent": 5}), 400),

@@ -140,6 +140,24 @@ impl TestApp {
         report
     }
 
+    /// Creates an admin account with `email` and signs it in through the
+    /// contract's token endpoint; returns the access token.
+    pub async fn admin_token(&self, email: &str) -> String {
+        const PASSWORD: &str = "Admin-Pass-99";
+        self.state.accounts().create_admin(email, PASSWORD.into()).await.unwrap();
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("username={}&password={PASSWORD}", email.replace('@', "%40")))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json(response).await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
     /// Signals shutdown and waits for the server to finish.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {

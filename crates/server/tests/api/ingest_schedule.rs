@@ -429,18 +429,7 @@ async fn the_admin_trigger_starts_a_pull_and_refuses_what_it_cannot_start(db: Db
     assert_eq!(status, 409, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("ingest.cpsc.base_url"), "{body}");
 
-    app.state.accounts().create_admin("ops@example.com", "Ops-Pass-4411".into()).await.unwrap();
-    let (_, tokens) = json(
-        app.client
-            .post(app.url("/api/v1/auth/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("username=ops%40example.com&password=Ops-Pass-4411")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let admin = tokens["access_token"].as_str().unwrap().to_string();
+    let admin = app.admin_token("ops@example.com").await;
     let (status, body) = json(post("/api/v1/admin/ingest/fda-food", Some(&admin)).await.unwrap()).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["data"]["status"], "running");

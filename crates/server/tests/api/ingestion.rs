@@ -63,18 +63,7 @@ async fn bad_records_are_quarantined_and_shown_to_admins(db: Db) {
     assert!(run.quarantined > 0, "the fixture holds bad records: {run:?}");
     assert_eq!(run.fetched, run.inserted + run.quarantined);
 
-    app.state.accounts().create_admin("ops@example.com", "Ops-Pass-4411".into()).await.unwrap();
-    let (_, tokens) = json(
-        app.client
-            .post(app.url("/api/v1/auth/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("username=ops%40example.com&password=Ops-Pass-4411")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let admin = tokens["access_token"].as_str().unwrap().to_string();
+    let admin = app.admin_token("ops@example.com").await;
     let get = |path: String| app.client.get(app.url(&path)).bearer_auth(&admin).send();
     let (status, runs) = json(get("/api/v1/admin/ingest/runs?source=cpsc".into()).await.unwrap()).await;
     assert_eq!(status, 200, "{runs}");
