@@ -25,6 +25,7 @@ const SQLITE: &[MigrationFile] = migration_list!("sqlite":
     6 => "0006_family.sql",
     7 => "0007_ingest_schedule.sql",
     8 => "0008_search_order.sql",
+    9 => "0009_write_cost.sql",
 );
 const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     1 => "0001_agencies.sql",
@@ -35,6 +36,7 @@ const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     6 => "0006_family.sql",
     7 => "0007_ingest_schedule.sql",
     8 => "0008_search_order.sql",
+    9 => "0009_write_cost.sql",
 );
 
 /// Where the schema stands relative to this binary.

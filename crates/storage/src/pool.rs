@@ -117,7 +117,11 @@ impl Store {
                     // Read pages through a memory map instead of a read()
                     // syscall each: search touches many rows per query.
                     .pragma("mmap_size", (settings.sqlite_mmap_mib * 1024 * 1024).to_string())
-                    .pragma("cache_size", "-8192");
+                    // Page cache per connection, at most 64 MiB. Reads through
+                    // the map do not fill it; writes do: a batch of recalls
+                    // touches several B-trees and FTS segments, and with 8 MiB
+                    // it re-read its own pages (+22 % recalls/s at 64 MiB).
+                    .pragma("cache_size", "-65536");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .min_connections(settings.min_connections)

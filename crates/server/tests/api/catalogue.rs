@@ -24,6 +24,7 @@ crate::on_both_databases!(
     barcode_with_a_wrong_check_digit_is_a_400_that_says_so,
     statistics_count_by_agency_severity_category_and_month,
     import_is_idempotent_and_reports_bad_lines_by_number,
+    a_batch_of_new_changed_and_unchanged_recalls_keeps_search_and_barcodes_exact,
     recall_list_filters_and_pages_newest_first,
 );
 
@@ -330,6 +331,98 @@ async fn import_is_idempotent_and_reports_bad_lines_by_number(db: Db) {
     // The barcode index followed the update: still exactly one row per GTIN.
     let (_, barcode) = json(app.get("/api/v1/lookup/barcode/012345678905").await).await;
     assert_eq!(barcode["data"]["count"], 2);
+}
+
+/// A valid UPC-A for `n`.
+fn upc(n: u64) -> String {
+    let body = format!("{:011}", 70_000_000_000 + n);
+    let digits: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
+    format!("{body}{}", babyshield_domain::check_digit(&digits))
+}
+
+fn recall_line(id: &str, title: &str, date: &str, status: &str, code: &str) -> String {
+    format!(
+        "{}\n",
+        json!({"id": id, "agencyCode": "CPSC", "title": title, "recallDate": date, "status": status, "upcs": [code]})
+    )
+}
+
+/// One import batch holding every kind of row, in an order unrelated to
+/// their dates (the writer reorders rows for the full-text index): every
+/// search, total and barcode must then see exactly the new state.
+async fn a_batch_of_new_changed_and_unchanged_recalls_keeps_search_and_barcodes_exact(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let date = |i: u64| format!("20{:02}-{:02}-{:02}", 15 + (i * 7) % 9, 1 + (i * 5) % 12, 1 + (i * 11) % 28);
+    let first: String = (0..30)
+        .map(|i| recall_line(&format!("MIX-{i}"), &format!("Widget alpha {i}"), &date(i), "open", &upc(i)))
+        .collect();
+    let report = app.import(&first).await;
+    assert_eq!((report.inserted, report.rejected), (30, 0), "{:?}", report.rejections);
+
+    // MIX-0..9 unchanged; 10..19 new title and barcode; 20..24 new title
+    // and a new date; 25..27 only closed (the text and date stay); 28..29
+    // only a new date; 10 new.
+    let mut second = String::new();
+    for i in (0..30).rev() {
+        let id = format!("MIX-{i}");
+        second += &match i {
+            0..10 => recall_line(&id, &format!("Widget alpha {i}"), &date(i), "open", &upc(i)),
+            10..20 => recall_line(&id, &format!("Gadget beta {i}"), &date(i), "open", &upc(100 + i)),
+            20..25 => recall_line(&id, &format!("Gizmo gamma {i}"), &date(i + 40), "open", &upc(i)),
+            25..28 => recall_line(&id, &format!("Widget alpha {i}"), &date(i), "closed", &upc(i)),
+            _ => recall_line(&id, &format!("Widget alpha {i}"), &date(i + 40), "open", &upc(i)),
+        };
+        if i % 3 == 0 {
+            let n = 1000 + i;
+            second +=
+                &recall_line(&format!("NEW-{i}"), &format!("Novel delta {n}"), &date(n), "open", &upc(n));
+        }
+    }
+    let report = app.import(&second).await;
+    assert_eq!((report.inserted, report.updated, report.unchanged), (10, 20, 10), "{report:?}");
+
+    let sorted_ids = |body: &Value| {
+        let mut found = ids(body);
+        found.sort();
+        found
+    };
+    let expect = |range: std::ops::Range<u64>, prefix: &str| {
+        let mut ids: Vec<String> = range.map(|i| format!("{prefix}-{i}")).collect();
+        ids.sort();
+        ids
+    };
+    for (query, expected) in [
+        ("alpha", [expect(0..10, "MIX"), expect(25..30, "MIX")].concat()),
+        ("beta", expect(10..20, "MIX")),
+        ("gamma", expect(20..25, "MIX")),
+        ("delta", (0..30).filter(|i| i % 3 == 0).map(|i| format!("NEW-{i}")).collect::<Vec<_>>()),
+    ] {
+        let mut expected = expected;
+        expected.sort();
+        let (status, body) = search(&app, json!({"query": query, "limit": 50})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(sorted_ids(&body), expected, "{query}: {body}");
+        assert_eq!(body["data"]["total"], expected.len(), "{query}: {body}");
+    }
+    // A moved recall is found at its new date only, also when nothing else
+    // about it changed.
+    let (_, moved) =
+        search(&app, json!({"query": "alpha", "date_from": date(68), "date_to": date(68)})).await;
+    assert_eq!(ids(&moved), vec!["MIX-28"], "{moved}");
+    let (_, old) = search(&app, json!({"query": "alpha", "date_from": date(28), "date_to": date(28)})).await;
+    assert_eq!(old["data"]["total"], 0, "{old}");
+    let (_, moved) =
+        search(&app, json!({"query": "gamma", "date_from": date(61), "date_to": date(61)})).await;
+    assert_eq!(ids(&moved), vec!["MIX-21"], "{moved}");
+    let (_, old) = search(&app, json!({"query": "gamma", "date_from": date(21), "date_to": date(21)})).await;
+    assert_eq!(old["data"]["total"], 0, "{old}");
+    // Replaced barcodes point nowhere; new ones and kept ones to their recall.
+    for (code, expected) in [(upc(12), vec![]), (upc(112), vec!["MIX-12"]), (upc(22), vec!["MIX-22"])] {
+        let (_, body) = json(app.get(&format!("/api/v1/lookup/barcode/{code}")).await).await;
+        assert_eq!(ids(&body), expected, "{code}: {body}");
+    }
+    let (_, closed) = json(app.get("/api/v1/recall/MIX-27").await).await;
+    assert_eq!(closed["data"]["status"], "closed", "{closed}");
 }
 
 async fn recall_list_filters_and_pages_newest_first(db: Db) {

@@ -44,8 +44,8 @@ struct Prepared<'a> {
 /// grows with the square of this: a few hundred keeps it negligible while
 /// still saving most round trips.
 const CHUNK: usize = 250;
-/// Recalls per multi-row INSERT (12 parameters each).
-const INSERT_ROWS: usize = 40;
+/// Recalls per multi-row upsert (12 parameters each).
+const WRITE_ROWS: usize = 40;
 /// Words shorter or longer than this are not offered as typo corrections.
 const VOCABULARY_WORD_LEN: std::ops::RangeInclusive<usize> = 4..=30;
 
@@ -101,45 +101,51 @@ impl Store {
             }
 
             let mut outcome = UpsertOutcome::default();
-            let mut links: Vec<(&str, i64)> = Vec::new();
-            let mut fresh: Vec<&Prepared> = Vec::new();
+            // (recall, its rid when it exists already)
+            let mut written: Vec<(&Prepared, Option<i64>)> = Vec::new();
+            let mut replaced: Vec<i64> = Vec::new();
             for r in &prepared {
                 match existing.get(r.recall.id.as_str()) {
                     Some((_, hash)) if *hash == r.hash => outcome.unchanged += 1,
                     Some((rid, _)) => {
-                        sqlx::query(
-                            "UPDATE recalls SET agency_code = $1, recall_date = $2, severity = $3, risk_category = $4, \
-                             status = $5, search_title = $6, search_body = $7, doc = $8, content_hash = $9, updated_at = $10 \
-                             WHERE rid = $11",
-                        )
-                        .bind(r.recall.agency_code.as_str())
-                        .bind(ymd::format(r.recall.recall_date))
-                        .bind(r.recall.severity.map(|s| s.as_str()))
-                        .bind(r.recall.risk_category.map(|c| c.as_str()))
-                        .bind(r.recall.status.as_str())
-                        .bind(&r.title)
-                        .bind(&r.body)
-                        .bind(&r.doc)
-                        .bind(&r.hash)
-                        .bind(&now)
-                        .bind(*rid)
-                        .execute(&mut *tx)
-                        .await?;
-                        sqlx::query("DELETE FROM recall_gtins WHERE recall_rid = $1").bind(*rid).execute(&mut *tx).await?;
-                        links.extend(r.gtins.iter().map(|g| (g.as_str(), *rid)));
+                        replaced.push(*rid);
                         outcome.updated += 1;
-                        outcome.changed_ids.push(r.recall.id.as_str().to_string());
+                        written.push((r, Some(*rid)));
                     }
-                    None => fresh.push(r),
+                    None => {
+                        outcome.inserted += 1;
+                        written.push((r, None));
+                    }
                 }
             }
+            // SQLite's FTS5 adds to its in-memory index only while rowids
+            // ascend; a lower rowid flushes it to disk as a new segment, and
+            // merging those costs more than the rows themselves (a batch in
+            // file order flushed at nearly every row). Its rowids run newest
+            // date first, then by rid (migration 0008), so rows are written
+            // in that order: within a date the existing recalls first, then
+            // the new ones, whose rids grow as they are inserted. Only a
+            // recall whose date changed still writes out of order.
+            written.sort_by_key(|(r, rid)| (std::cmp::Reverse(r.recall.recall_date), rid.unwrap_or(i64::MAX)));
 
-            // New recalls: multi-row inserts, a few round trips per batch.
-            for chunk in fresh.chunks(INSERT_ROWS) {
+            // A changed recall's barcodes are written again with the new ones.
+            for chunk in replaced.chunks(CHUNK) {
+                let mut args = Args::default();
+                let list: Vec<String> = chunk.iter().map(|rid| args.int(*rid)).collect();
+                let sql = format!("DELETE FROM recall_gtins WHERE recall_rid IN ({})", list.join(", "));
+                bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *tx).await?;
+            }
+
+            // New and changed recalls alike: multi-row upserts keyed by id, a
+            // few statements per batch (one statement per changed recall made
+            // updates cost twice what inserts did). A changed row keeps its
+            // rid and created_at.
+            let mut links: Vec<(&str, i64)> = Vec::new();
+            for chunk in written.chunks(WRITE_ROWS) {
                 let mut args = Args::default();
                 let rows: Vec<String> = chunk
                     .iter()
-                    .map(|r| {
+                    .map(|(r, _)| {
                         let values = [
                             args.text(r.recall.id.as_str()),
                             args.text(r.recall.agency_code.as_str()),
@@ -159,18 +165,23 @@ impl Store {
                     .collect();
                 let sql = format!(
                     "INSERT INTO recalls (id, agency_code, recall_date, severity, risk_category, status, \
-                     search_title, search_body, doc, content_hash, created_at, updated_at) VALUES {} RETURNING id, rid",
+                     search_title, search_body, doc, content_hash, created_at, updated_at) VALUES {} \
+                     ON CONFLICT (id) DO UPDATE SET agency_code = excluded.agency_code, \
+                     recall_date = excluded.recall_date, severity = excluded.severity, \
+                     risk_category = excluded.risk_category, status = excluded.status, \
+                     search_title = excluded.search_title, search_body = excluded.search_body, doc = excluded.doc, \
+                     content_hash = excluded.content_hash, updated_at = excluded.updated_at \
+                     RETURNING id, rid",
                     rows.join(", ")
                 );
-                let inserted: Vec<(String, i64)> =
+                let stored: Vec<(String, i64)> =
                     bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
-                let rids: HashMap<String, i64> = inserted.into_iter().collect();
-                for r in chunk {
+                let rids: HashMap<String, i64> = stored.into_iter().collect();
+                for (r, _) in chunk {
                     let rid = *rids.get(r.recall.id.as_str()).ok_or_else(|| {
-                        StorageError::Corrupt(format!("insert returned no row id for {}", r.recall.id.as_str()))
+                        StorageError::Corrupt(format!("upsert returned no row id for {}", r.recall.id.as_str()))
                     })?;
                     links.extend(r.gtins.iter().map(|g| (g.as_str(), rid)));
-                    outcome.inserted += 1;
                     outcome.changed_ids.push(r.recall.id.as_str().to_string());
                 }
             }
