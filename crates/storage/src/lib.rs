@@ -35,6 +35,52 @@ macro_rules! on_pool {
     };
 }
 
+/// Opens a PostgreSQL transaction that a cancelled caller cannot leave open.
+/// sqlx 0.9 counts a transaction only once BEGIN's round trip is over, so a
+/// caller dropped during it (a client that disconnects, a timeout) sent the
+/// connection back to the pool still inside the transaction, and the next
+/// borrower's statements ran in it: writes failed in a search's read-only
+/// snapshot, or ran in a transaction nobody would commit (sqlx issue 4393,
+/// fixed after 0.9.0). BEGIN therefore runs in a task of its own: a caller
+/// dropped meanwhile drops the finished transaction, which rolls it back.
+#[doc(hidden)]
+pub async fn begin_postgres(
+    pool: &sqlx::PgPool,
+    statement: Option<&'static str>,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        match statement {
+            Some(statement) => pool.begin_with(statement).await,
+            None => pool.begin().await,
+        }
+    })
+    .await
+    .map_err(|_| sqlx::Error::WorkerCrashed)?
+}
+
+/// A read-only snapshot for reads made of several statements (a search's
+/// count and its pages agree even while recalls are written).
+pub(crate) trait BeginSnapshot {
+    type Db: sqlx::Database;
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginSnapshot for sqlx::SqlitePool {
+    type Db = sqlx::Sqlite;
+    /// A deferred transaction reads one snapshot of the WAL database.
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN").await
+    }
+}
+
+impl BeginSnapshot for sqlx::PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        begin_postgres(self, Some("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")).await
+    }
+}
+
 /// Runs `$body` inside a write transaction and commits it; an error (`?`)
 /// inside the body rolls everything back. SQLite takes the write lock up
 /// front (`BEGIN IMMEDIATE`) so read-then-write bodies never fail on a lock
@@ -55,7 +101,7 @@ macro_rules! in_write_tx {
             }
             $crate::Pool::Postgres(p) => {
                 $store.ensure_available()?;
-                let mut $tx = p.begin().await?;
+                let mut $tx = $crate::begin_postgres(p, None).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
@@ -73,7 +119,7 @@ macro_rules! in_write_tx {
             }
             $crate::Pool::Postgres(p) => {
                 $store.ensure_available()?;
-                let mut $tx = p.begin().await?;
+                let mut $tx = $crate::begin_postgres(p, None).await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(7262)").execute(&mut *$tx).await?;
                 let out = $body;
                 $tx.commit().await?;

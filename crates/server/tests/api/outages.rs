@@ -1,7 +1,7 @@
 //! Failure modes, tested rather than assumed: the database going away and
 //! coming back, and a handler that panics.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use axum::{Router, body::Body, http::Request, routing::get};
 use tower::ServiceExt;
@@ -120,4 +120,57 @@ async fn a_panicking_handler_answers_a_500_envelope_and_the_server_lives_on() {
 
 async fn boom() -> &'static str {
     panic!("secret internal detail")
+}
+
+crate::on_both_databases!(a_cancelled_search_never_leaves_its_connection_inside_a_transaction);
+
+/// A request dropped while its search opens the read snapshot (a client
+/// that disconnects, a timeout) must not hand the connection back to the
+/// pool inside that read-only transaction: the next borrower's write would
+/// fail ("cannot execute UPDATE in a read-only transaction", seen on
+/// PostgreSQL while a benchmark's clients disconnected). One connection, so
+/// every write reuses the connection of the search cancelled before it; the
+/// cancellation points sweep the whole duration of a search.
+async fn a_cancelled_search_never_leaves_its_connection_inside_a_transaction(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.database.max_connections = 1).await;
+    let line = |i: usize| {
+        serde_json::json!({"id": "CANCEL-1", "agencyCode": "CPSC", "title": format!("Crib sheet version {i}"),
+                           "recallDate": "2024-05-01"})
+    };
+    let report = app.import(&format!("{}\n", line(0))).await;
+    assert_eq!(report.inserted, 1, "{report:?}");
+    let store = app.state.store();
+    let query = babyshield_storage::recalls::RecallQuery {
+        groups: vec![babyshield_storage::recalls::TermGroup { term: "crib".into(), variants: vec![] }],
+        id: None,
+        filters: Default::default(),
+    };
+    let mut cancelled = 0;
+    for i in 1..=300 {
+        // Polled 1 to 6 times, 1 ms apart, then dropped: the first poll
+        // sends BEGIN, later ones stop at each following round trip.
+        let finished = {
+            let mut search = std::pin::pin!(store.search_recalls(&query, None, 0, 5));
+            let mut finished = false;
+            for poll in 0..(1 + i % 6) {
+                if poll > 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let polled =
+                    std::future::poll_fn(|cx| std::task::Poll::Ready(search.as_mut().poll(cx))).await;
+                if polled.is_ready() {
+                    finished = true;
+                    break;
+                }
+            }
+            finished
+        };
+        if !finished {
+            cancelled += 1;
+        }
+        let recall: babyshield_domain::Recall = serde_json::from_value(line(i)).unwrap();
+        let outcome = store.upsert_recalls(&[recall]).await.unwrap_or_else(|e| panic!("write {i}: {e}"));
+        assert_eq!(outcome.updated, 1, "write {i}");
+    }
+    assert!(cancelled >= 100, "only {cancelled} of 300 searches were dropped unfinished");
 }

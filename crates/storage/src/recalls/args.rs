@@ -11,13 +11,24 @@ pub(crate) enum Arg {
 #[derive(Debug, Default)]
 pub(crate) struct Args {
     values: Vec<Arg>,
+    /// Placeholders are `?`, bound by position.
+    positional: bool,
 }
 
 impl Args {
-    /// Adds a value and returns its placeholder (`$N`).
+    /// For SQL whose placeholders appear in the order their values are
+    /// pushed: plain `?` on SQLite, which binds them by position (sqlx looks
+    /// a numbered `$N` up by name, a linear search per parameter that made
+    /// big multi-row statements cost the square of their size), `$N` on
+    /// PostgreSQL.
+    pub(crate) fn in_order(backend: crate::Backend) -> Args {
+        Args { values: Vec::new(), positional: backend == crate::Backend::Sqlite }
+    }
+
+    /// Adds a value and returns its placeholder.
     pub(crate) fn push(&mut self, value: Arg) -> String {
         self.values.push(value);
-        format!("${}", self.values.len())
+        if self.positional { "?".to_string() } else { format!("${}", self.values.len()) }
     }
 
     pub(crate) fn text(&mut self, value: impl Into<String>) -> String {

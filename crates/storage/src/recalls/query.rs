@@ -193,13 +193,9 @@ impl Store {
             };
             dialect::tier_statement(backend, &read, &mut args).map(|sql| (sql, args))
         };
-        let begin = match backend {
-            Backend::Sqlite => "BEGIN",
-            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        };
         self.read(|| async {
             let (total, picked, docs) = crate::on_pool!(self, p => {
-                let mut tx = p.begin_with(begin).await?;
+                let mut tx = crate::BeginSnapshot::begin_snapshot(p).await?;
                 let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), count_args)
                     .fetch_one(&mut *tx)
                     .await?;

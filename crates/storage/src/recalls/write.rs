@@ -39,10 +39,7 @@ struct Prepared<'a> {
     gtins: Vec<String>,
 }
 
-/// Most values bound to one statement. sqlx resolves SQLite's `$N`
-/// parameters by name, a linear search per parameter, so statement cost
-/// grows with the square of this: a few hundred keeps it negligible while
-/// still saving most round trips.
+/// Most values bound to one statement: a few hundred saves most round trips.
 const CHUNK: usize = 250;
 /// Recalls per multi-row upsert (12 parameters each).
 const WRITE_ROWS: usize = 40;
@@ -92,7 +89,7 @@ impl Store {
             }
             let mut existing: HashMap<String, (i64, String)> = HashMap::new();
             for chunk in prepared.chunks(CHUNK) {
-                let mut args = Args::default();
+                let mut args = Args::in_order(self.backend());
                 let list: Vec<String> = chunk.iter().map(|r| args.text(r.recall.id.as_str())).collect();
                 let sql = format!("SELECT id, rid, content_hash FROM recalls WHERE id IN ({})", list.join(", "));
                 let rows: Vec<(String, i64, String)> =
@@ -130,7 +127,7 @@ impl Store {
 
             // A changed recall's barcodes are written again with the new ones.
             for chunk in replaced.chunks(CHUNK) {
-                let mut args = Args::default();
+                let mut args = Args::in_order(self.backend());
                 let list: Vec<String> = chunk.iter().map(|rid| args.int(*rid)).collect();
                 let sql = format!("DELETE FROM recall_gtins WHERE recall_rid IN ({})", list.join(", "));
                 bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *tx).await?;
@@ -142,7 +139,7 @@ impl Store {
             // rid and created_at.
             let mut links: Vec<(&str, i64)> = Vec::new();
             for chunk in written.chunks(WRITE_ROWS) {
-                let mut args = Args::default();
+                let mut args = Args::in_order(self.backend());
                 let rows: Vec<String> = chunk
                     .iter()
                     .map(|(r, _)| {
@@ -187,7 +184,7 @@ impl Store {
             }
 
             for chunk in links.chunks(CHUNK / 2) {
-                let mut args = Args::default();
+                let mut args = Args::in_order(self.backend());
                 let rows: Vec<String> =
                     chunk.iter().map(|(gtin, rid)| format!("({}, {})", args.text(*gtin), args.int(*rid))).collect();
                 let sql = format!("INSERT INTO recall_gtins (gtin, recall_rid) VALUES {}", rows.join(", "));
@@ -197,7 +194,7 @@ impl Store {
             if !outcome.changed_ids.is_empty() {
                 let words: Vec<&String> = vocabulary.iter().collect();
                 for chunk in words.chunks(CHUNK) {
-                    let mut args = Args::default();
+                    let mut args = Args::in_order(self.backend());
                     let rows: Vec<String> = chunk.iter().map(|w| format!("({})", args.text(w.as_str()))).collect();
                     let sql = format!(
                         "INSERT INTO search_terms (term) VALUES {} ON CONFLICT (term) DO NOTHING",
