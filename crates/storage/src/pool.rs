@@ -121,7 +121,12 @@ impl Store {
                     // the map do not fill it; writes do: a batch of recalls
                     // touches several B-trees and FTS segments, and with 8 MiB
                     // it re-read its own pages (+22 % recalls/s at 64 MiB).
-                    .pragma("cache_size", "-65536");
+                    .pragma("cache_size", "-65536")
+                    // Checkpoint the write-ahead log every 10,000 pages (about
+                    // 40 MB) instead of 1,000: a page written by several
+                    // batches in between is copied back to the database once,
+                    // not once per batch (+25 % recalls/s imported).
+                    .pragma("wal_autocheckpoint", "10000");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .min_connections(settings.min_connections)
