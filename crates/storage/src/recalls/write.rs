@@ -138,11 +138,20 @@ impl Store {
             // updates cost twice what inserts did). A changed row keeps its
             // rid and created_at.
             let mut links: Vec<(&str, i64)> = Vec::new();
-            for chunk in written.chunks(WRITE_ROWS) {
+            // PostgreSQL computes the generated tsvectors of an INSERT's
+            // proposed row before it finds the conflict, and again for the
+            // update: there changed recalls go through an UPDATE of their own.
+            let (updates, upserts): (Vec<_>, Vec<_>) = if self.backend() == crate::Backend::Postgres {
+                written.iter().partition(|(_, rid)| rid.is_some())
+            } else {
+                (Vec::new(), written.iter().collect())
+            };
+            let batches = updates.chunks(WRITE_ROWS).map(|c| (true, c)).chain(upserts.chunks(WRITE_ROWS).map(|c| (false, c)));
+            for (update, chunk) in batches {
                 let mut args = Args::in_order(self.backend());
                 let rows: Vec<String> = chunk
                     .iter()
-                    .map(|(r, _)| {
+                    .map(|&&(r, _)| {
                         let values = [
                             args.text(r.recall.id.as_str()),
                             args.text(r.recall.agency_code.as_str()),
@@ -160,7 +169,13 @@ impl Store {
                         format!("({})", values.join(", "))
                     })
                     .collect();
-                let sql = format!(
+                let sql = if update { format!(
+                    "UPDATE recalls SET agency_code = v.column2, recall_date = v.column3, severity = v.column4, \
+                     risk_category = v.column5, status = v.column6, search_title = v.column7, \
+                     search_body = v.column8, doc = v.column9, content_hash = v.column10, updated_at = v.column12 \
+                     FROM (VALUES {}) AS v WHERE recalls.id = v.column1 RETURNING recalls.id, recalls.rid",
+                    rows.join(", ")
+                ) } else { format!(
                     "INSERT INTO recalls (id, agency_code, recall_date, severity, risk_category, status, \
                      search_title, search_body, doc, content_hash, created_at, updated_at) VALUES {} \
                      ON CONFLICT (id) DO UPDATE SET agency_code = excluded.agency_code, \
@@ -170,11 +185,11 @@ impl Store {
                      content_hash = excluded.content_hash, updated_at = excluded.updated_at \
                      RETURNING id, rid",
                     rows.join(", ")
-                );
+                ) };
                 let stored: Vec<(String, i64)> =
                     bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
                 let rids: HashMap<String, i64> = stored.into_iter().collect();
-                for (r, _) in chunk {
+                for &&(r, _) in chunk {
                     let rid = *rids.get(r.recall.id.as_str()).ok_or_else(|| {
                         StorageError::Corrupt(format!("upsert returned no row id for {}", r.recall.id.as_str()))
                     })?;
