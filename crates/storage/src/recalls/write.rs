@@ -133,20 +133,22 @@ impl Store {
                 bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *tx).await?;
             }
 
-            // New and changed recalls alike: multi-row upserts keyed by id, a
-            // few statements per batch (one statement per changed recall made
-            // updates cost twice what inserts did). A changed row keeps its
-            // rid and created_at.
+            // New and changed recalls in multi-row statements, a few per
+            // batch (one statement per changed recall made updates cost twice
+            // what inserts did); a changed row keeps its rid and created_at.
+            // SQLite writes both kinds, in the order above, as upserts keyed
+            // by id. PostgreSQL computes the generated tsvectors of an
+            // upsert's proposed row before it finds the conflict, and again
+            // for the update, so there changed recalls get an UPDATE of their
+            // own.
             let mut links: Vec<(&str, i64)> = Vec::new();
-            // PostgreSQL computes the generated tsvectors of an INSERT's
-            // proposed row before it finds the conflict, and again for the
-            // update: there changed recalls go through an UPDATE of their own.
             let (updates, upserts): (Vec<_>, Vec<_>) = if self.backend() == crate::Backend::Postgres {
                 written.iter().partition(|(_, rid)| rid.is_some())
             } else {
                 (Vec::new(), written.iter().collect())
             };
-            let batches = updates.chunks(WRITE_ROWS).map(|c| (true, c)).chain(upserts.chunks(WRITE_ROWS).map(|c| (false, c)));
+            let batches = (updates.chunks(WRITE_ROWS).map(|c| (true, c)))
+                .chain(upserts.chunks(WRITE_ROWS).map(|c| (false, c)));
             for (update, chunk) in batches {
                 let mut args = Args::in_order(self.backend());
                 let rows: Vec<String> = chunk
@@ -169,23 +171,27 @@ impl Store {
                         format!("({})", values.join(", "))
                     })
                     .collect();
-                let sql = if update { format!(
-                    "UPDATE recalls SET agency_code = v.column2, recall_date = v.column3, severity = v.column4, \
-                     risk_category = v.column5, status = v.column6, search_title = v.column7, \
-                     search_body = v.column8, doc = v.column9, content_hash = v.column10, updated_at = v.column12 \
-                     FROM (VALUES {}) AS v WHERE recalls.id = v.column1 RETURNING recalls.id, recalls.rid",
-                    rows.join(", ")
-                ) } else { format!(
-                    "INSERT INTO recalls (id, agency_code, recall_date, severity, risk_category, status, \
-                     search_title, search_body, doc, content_hash, created_at, updated_at) VALUES {} \
-                     ON CONFLICT (id) DO UPDATE SET agency_code = excluded.agency_code, \
-                     recall_date = excluded.recall_date, severity = excluded.severity, \
-                     risk_category = excluded.risk_category, status = excluded.status, \
-                     search_title = excluded.search_title, search_body = excluded.search_body, doc = excluded.doc, \
-                     content_hash = excluded.content_hash, updated_at = excluded.updated_at \
-                     RETURNING id, rid",
-                    rows.join(", ")
-                ) };
+                let values = rows.join(", ");
+                let sql = if update {
+                    format!(
+                        "UPDATE recalls SET agency_code = v.column2, recall_date = v.column3, severity = v.column4, \
+                         risk_category = v.column5, status = v.column6, search_title = v.column7, \
+                         search_body = v.column8, doc = v.column9, content_hash = v.column10, \
+                         updated_at = v.column12 \
+                         FROM (VALUES {values}) AS v WHERE recalls.id = v.column1 RETURNING recalls.id, recalls.rid"
+                    )
+                } else {
+                    format!(
+                        "INSERT INTO recalls (id, agency_code, recall_date, severity, risk_category, status, \
+                         search_title, search_body, doc, content_hash, created_at, updated_at) VALUES {values} \
+                         ON CONFLICT (id) DO UPDATE SET agency_code = excluded.agency_code, \
+                         recall_date = excluded.recall_date, severity = excluded.severity, \
+                         risk_category = excluded.risk_category, status = excluded.status, \
+                         search_title = excluded.search_title, search_body = excluded.search_body, \
+                         doc = excluded.doc, content_hash = excluded.content_hash, updated_at = excluded.updated_at \
+                         RETURNING id, rid"
+                    )
+                };
                 let stored: Vec<(String, i64)> =
                     bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
                 let rids: HashMap<String, i64> = stored.into_iter().collect();
