@@ -10,6 +10,7 @@ results). Not meant to be run by hand except with --print.
 import argparse
 import json
 import os
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,23 +36,40 @@ def entry(run):
     return e
 
 
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
 def build(a):
-    phases = {}
+    phases, by_round = {}, {}
     with open(a.phases) as f:
         for line in f:
             if line.strip():
                 run = json.loads(line)
-                phases[run["phase"]] = entry(run)
+                if run.get("round"):
+                    by_round.setdefault(run["round"], {})[run["phase"]] = entry(run)
+                else:
+                    phases[run["phase"]] = entry(run)
+    rounds = []
+    for n in sorted(by_round):
+        r = by_round[n]
+        sa, sc = r.get("search_alone"), r.get("search_with_flood")
+        inc = pct(sc["latency_ms"]["p99"], sa["latency_ms"]["p99"]) if sa and sc else None
+        rounds.append(dict(round=n, search_p99_increase_pct=inc, **r))
     raw_single, raw_all = load(a.raw_single), load(a.raw_all)
-    search_a, login_b = phases.get("search_alone"), phases.get("login_alone")
-    search_c, flood = phases.get("search_with_flood"), phases.get("flood")
+    login_b = phases.get("login_alone")
+    # Each of (a), (c) and the flood summarized over the rounds by its median.
+    alone = [r["search_alone"] for r in rounds if r.get("search_alone")]
+    during = [r["search_with_flood"] for r in rounds if r.get("search_with_flood")]
+    floods = [r["flood"] for r in rounds if r.get("flood")]
     slots = a.hashing_slots or None
 
     hash_limit = {
         "server_hashing_slots": slots,
         "server_hashing_queue": a.hashing_queue,
         "server_hashes_per_sec_login_alone": login_b and login_b["hashing"]["hashes_per_sec"],
-        "server_hashes_per_sec_during_flood": search_c and search_c["hashing"]["hashes_per_sec"],
+        "server_hashes_per_sec_during_flood": median(e["hashing"]["hashes_per_sec"] for e in during),
         "raw_single_thread_hashes_per_sec": raw_single and raw_single["hashes_per_sec"],
         "raw_single_thread_ms_per_hash": raw_single and raw_single["ms_per_hash"],
         "raw_all_cores_hashes_per_sec": raw_all and raw_all["hashes_per_sec"],
@@ -76,24 +94,35 @@ def build(a):
         comparison["login_vs_raw_all_cores_pct"] = round(ok / raw_cap * 100, 1) if ok is not None and raw_cap else None
         x = hash_limit["raw_single_x_slots_hashes_per_sec"]
         comparison["login_vs_raw_single_x_slots_pct"] = round(ok / x * 100, 1) if ok is not None and x else None
-    if search_a and search_c:
-        a99, c99 = search_a["latency_ms"]["p99"], search_c["latency_ms"]["p99"]
+    if alone and during:
+        def med(es, key):
+            return median(e["latency_ms"][key] for e in es)
+        a99, c99 = med(alone, "p99"), med(during, "p99")
+        a_rps, c_rps = median(e["requests_per_sec"] for e in alone), median(e["requests_per_sec"] for e in during)
         inc = pct(c99, a99)
         comparison.update({
+            "rounds": len(rounds),
+            "aggregate": "median over the rounds",
             "search_p99_alone_ms": a99,
             "search_p99_with_flood_ms": c99,
             "search_p99_increase_pct": inc,
+            "search_p99_increase_pct_per_round": [r["search_p99_increase_pct"] for r in rounds],
             "search_p99_target_pct": TARGET_PCT,
             "meets_target": inc is not None and inc < TARGET_PCT,
-            "search_p50_increase_pct": pct(search_c["latency_ms"]["p50"], search_a["latency_ms"]["p50"]),
-            "search_p95_increase_pct": pct(search_c["latency_ms"]["p95"], search_a["latency_ms"]["p95"]),
-            "search_rps_change_pct": pct(search_c["requests_per_sec"], search_a["requests_per_sec"]),
+            "search_p50_increase_pct": pct(med(during, "p50"), med(alone, "p50")),
+            "search_p95_increase_pct": pct(med(during, "p95"), med(alone, "p95")),
+            "search_rps_alone": a_rps,
+            "search_rps_with_flood": c_rps,
+            "search_rps_change_pct": pct(c_rps, a_rps),
         })
-    if flood:
-        comparison["flood_status"] = flood.get("status")
+    if floods:
+        comparison["flood_status"] = {k: sum(f["status"][k] for f in floods if f.get("status"))
+                                      for k in ("200", "401", "429", "503", "other")}
+        comparison["flood_ok_per_sec"] = median(f.get("ok_per_sec") for f in floods)
+        comparison["flood_p99_ms"] = median(f["latency_ms"]["p99"] for f in floods)
 
     return {
-        "schema": 1,
+        "schema": 2,
         "kind": "login",
         "label": a.label or None,
         "timestamp": a.timestamp,
@@ -105,7 +134,8 @@ def build(a):
             "duration": a.duration, "warmup": a.warmup, "wrk_timeout": a.timeout, "threads": a.threads,
             "users": a.users, "search_connections": a.search_connections,
             "login_connections": a.login_connections, "flood_connections": a.flood_connections,
-            "flood_threads": 1, "flood_lead_s": a.flood_lead,
+            "flood_threads": 1, "flood_lead_s": a.flood_lead, "flood_nice": a.flood_nice,
+            "repeats": a.repeats,
             "argon2": {"memory_kib": 19456, "iterations": 2, "parallelism": 1},
             "server_env": [e for e in a.server_env.split(" ") if e],
             "load_model": "closed-loop (wrk): each connection sends its next request when the previous "
@@ -119,6 +149,7 @@ def build(a):
         "hash_limit": hash_limit,
         "server": dict(load(a.server_stats) or {}, log_errors=a.server_errors, log_warnings=a.server_warnings),
         "phases": phases,
+        "rounds": rounds,
         "comparison": comparison,
     }
 
@@ -134,9 +165,13 @@ def summary(r):
                      f"{fmt(h.get('raw_all_cores_hashes_per_sec'), ' hashes/s', 1)} on {h.get('raw_all_cores_processes') or '?'}")
     else:
         lines.append("  raw Argon2id rate: not measured")
-    for name, title in [("search_alone", "(a) search alone"), ("login_alone", "(b) login alone"),
-                        ("search_with_flood", "(c) search + flood"), ("flood", "    the flood")]:
-        e = p.get(name)
+    rows = [("(b) login alone", p.get("login_alone"), "login_alone")]
+    for rd in r_rounds(r):
+        n = rd["round"]
+        rows += [(f"({n}a) search alone", rd.get("search_alone"), "search_alone"),
+                 (f"({n}c) search + flood", rd.get("search_with_flood"), "search_with_flood"),
+                 ("     the flood", rd.get("flood"), "flood")]
+    for title, e, name in rows:
         if not e:
             continue
         lat = e["latency_ms"]
@@ -159,6 +194,10 @@ def summary(r):
                      f"{fmt(c.get('login_vs_raw_all_cores_pct'), ' %', 0)} of the raw all-core rate, "
                      f"{fmt(c.get('login_vs_raw_single_x_slots_pct'), ' %', 0)} of raw 1-thread x slots; "
                      f"p99 {fmt(c['login_p99_ms'])} ms ({h.get('server_hashing_slots')} hashing slots)")
+    if c.get("rounds"):
+        lines.append(f"  per round, search p99 increase: "
+                     f"{', '.join(fmt(x, ' %', 1) for x in c['search_p99_increase_pct_per_round'])}; "
+                     f"below: medians over {c['rounds']} rounds")
     if "search_p99_increase_pct" in c:
         verdict = "meets" if c["meets_target"] else "MISSES"
         lines.append(f"  search p99 {fmt(c['search_p99_alone_ms'])} -> {fmt(c['search_p99_with_flood_ms'])} ms "
@@ -169,6 +208,15 @@ def summary(r):
     if srv.get("log_errors"):
         lines.append(f"  server log: {srv['log_errors']} ERROR lines")
     return "\n".join(lines)
+
+
+def r_rounds(r):
+    """The rounds of a result; a schema-1 file had one, in its phases."""
+    if "rounds" in r:
+        return r["rounds"]
+    p = r["phases"]
+    return [{"round": 1, "search_alone": p.get("search_alone"), "search_with_flood": p.get("search_with_flood"),
+             "flood": p.get("flood")}]
 
 
 def main():
@@ -182,7 +230,7 @@ def main():
                  "raw-single", "raw-all", "users-json", "phases", "server-stats", "out", "loadavg"]:
         ap.add_argument("--" + name, default="")
     for name in ["recalls", "threads", "seed", "users", "search-connections", "login-connections",
-                 "flood-connections", "flood-lead", "hashing-slots", "hashing-queue",
+                 "flood-connections", "flood-lead", "flood-nice", "repeats", "hashing-slots", "hashing-queue",
                  "server-errors", "server-warnings"]:
         ap.add_argument("--" + name, type=int, default=0)
     a = ap.parse_args()
