@@ -1,6 +1,7 @@
 //! The in-process tier: one moka cache for every class, bounded by the bytes
-//! it holds (keys and bodies), each entry living for its class's TTL. One
-//! shared budget rather than one per class: memory goes to whatever is hot.
+//! it holds (keys and bodies), each entry living for its class's TTL less a
+//! random 0-15 % (`jittered`). One shared budget rather than one per class:
+//! memory goes to whatever is hot.
 
 use std::{
     sync::{
@@ -35,7 +36,7 @@ struct ClassTtl([Duration; CacheClass::COUNT]);
 
 impl Expiry<String, Entry> for ClassTtl {
     fn expire_after_create(&self, _: &String, entry: &Entry, _: Instant) -> Option<Duration> {
-        Some(self.0[entry.class.index()])
+        Some(super::jittered(self.0[entry.class.index()]))
     }
 
     fn expire_after_update(
@@ -45,7 +46,7 @@ impl Expiry<String, Entry> for ClassTtl {
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        Some(self.0[entry.class.index()])
+        Some(super::jittered(self.0[entry.class.index()]))
     }
 }
 

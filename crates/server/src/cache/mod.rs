@@ -16,6 +16,13 @@
 //! seen by every instance within one poll interval; until then an instance
 //! may serve answers from before that import.
 //! Keys: `{cache.key_prefix}:{class}:g{generation}:{key}`.
+//!
+//! Stampedes: concurrent misses of one key in an instance share one load
+//! (the first caller loads, the others wait for its answer; if it fails or
+//! its request is dropped, each waiter loads for itself), and every entry
+//! lives 85-100 % of its class's TTL, chosen at random, so keys filled
+//! together (after a restart or an import) do not all expire in the same
+//! instant.
 
 mod config;
 mod http;
@@ -24,10 +31,10 @@ mod local;
 mod shared;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     future::Future,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
@@ -35,6 +42,7 @@ use std::{
 
 use axum::body::Bytes;
 use serde::Serialize;
+use tokio::sync::watch;
 
 pub use config::CacheConfig;
 pub use http::{CachedJson, IfNoneMatch, no_store_by_default};
@@ -87,6 +95,7 @@ impl CacheClass {
 struct ClassCounters {
     hits: AtomicU64,
     redis_hits: AtomicU64,
+    coalesced: AtomicU64,
     misses: AtomicU64,
     hit_metric: metrics::Counter,
     miss_metric: metrics::Counter,
@@ -98,6 +107,7 @@ impl ClassCounters {
         ClassCounters {
             hits: AtomicU64::new(0),
             redis_hits: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             hit_metric: metrics::counter!("cache_requests_total", "class" => label, "result" => "hit"),
             miss_metric: metrics::counter!("cache_requests_total", "class" => label, "result" => "miss"),
@@ -118,12 +128,56 @@ impl ClassCounters {
 /// Generation not read yet: nothing is cached until it is.
 const UNKNOWN_GENERATION: i64 = -1;
 
+/// An entry lives between this share of its class's TTL and all of it.
+const MIN_TTL_SHARE: f64 = 0.85;
+
+/// `ttl` shortened by a random 0-15 %.
+pub(crate) fn jittered(ttl: Duration) -> Duration {
+    ttl.mul_f64(rand::random_range(MIN_TTL_SHARE..=1.0))
+}
+
+/// Loads under way, by full key: each waiter watches for the answer.
+type InFlight = Mutex<HashMap<String, watch::Receiver<Option<Entry>>>>;
+
+/// The loader's claim on a key; dropping it (answered, failed or cancelled)
+/// lets the key go, and waiters that saw no answer load for themselves.
+struct Claim<'a> {
+    in_flight: &'a InFlight,
+    key: String,
+    answer: watch::Sender<Option<Entry>>,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut loads) = self.in_flight.lock() {
+            loads.remove(&self.key);
+        }
+    }
+}
+
+enum Turn<'a> {
+    Load(Claim<'a>),
+    Wait(watch::Receiver<Option<Entry>>),
+}
+
+fn take_turn<'a>(in_flight: &'a InFlight, key: &str) -> Turn<'a> {
+    // A poisoned map (a panic while it was held) only costs coalescing.
+    let mut loads = in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(waiting) = loads.get(key) {
+        return Turn::Wait(waiting.clone());
+    }
+    let (answer, waiting) = watch::channel(None);
+    loads.insert(key.to_owned(), waiting);
+    Turn::Load(Claim { in_flight, key: key.to_owned(), answer })
+}
+
 pub struct ResponseCache {
     config: CacheConfig,
     local: LocalTier,
     shared: Option<SharedTier>,
     generation: AtomicI64,
     counters: [ClassCounters; CacheClass::COUNT],
+    in_flight: InFlight,
 }
 
 impl ResponseCache {
@@ -134,6 +188,7 @@ impl ResponseCache {
             shared: redis.map(SharedTier::new),
             generation: AtomicI64::new(UNKNOWN_GENERATION),
             counters: CacheClass::ALL.map(ClassCounters::new),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -197,11 +252,30 @@ impl ResponseCache {
             self.local.insert(full_key, entry.clone());
             return Ok(entry);
         }
+        let claim = match take_turn(&self.in_flight, &full_key) {
+            Turn::Load(claim) => Some(claim),
+            Turn::Wait(mut waiting) => {
+                // Err: the loader failed or was dropped without an answer.
+                if let Ok(answer) = waiting.wait_for(Option::is_some).await
+                    && let Some(entry) = answer.clone()
+                {
+                    counters.hit();
+                    counters.coalesced.fetch_add(1, Ordering::Relaxed);
+                    return Ok(entry);
+                }
+                None
+            }
+        };
         counters.miss();
         let entry = serialize(class, &load.await?)?;
         self.local.insert(full_key.clone(), entry.clone());
+        if let Some(claim) = claim {
+            // Waiters are answered before the shared tier's round trip.
+            claim.answer.send_replace(Some(entry.clone()));
+            drop(claim);
+        }
         if let Some(shared) = &self.shared {
-            let ttl = Duration::from_secs(self.config.ttl_secs(class));
+            let ttl = jittered(Duration::from_secs(self.config.ttl_secs(class)));
             shared.set(&full_key, &entry.data, ttl).await;
         }
         Ok(entry)
@@ -223,6 +297,7 @@ impl ResponseCache {
                     misses,
                     hit_ratio: if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
                     redis_hits: counters.redis_hits.load(Ordering::Relaxed),
+                    coalesced: counters.coalesced.load(Ordering::Relaxed),
                     evictions: self.local.evictions(class),
                     entries: held.entries,
                     bytes: held.bytes,
@@ -258,6 +333,9 @@ pub struct ClassReport {
     pub hit_ratio: f64,
     /// Hits answered by Redis (after a local miss); included in `hits`.
     pub redis_hits: u64,
+    /// Hits answered by another request's load of the same key, which they
+    /// waited for; included in `hits`.
+    pub coalesced: u64,
     /// Entries the in-process tier dropped for room or age.
     pub evictions: u64,
     pub entries: u64,
@@ -291,6 +369,90 @@ mod tests {
     async fn load(cache: &ResponseCache, value: &str) -> Entry {
         let value = value.to_string();
         cache.get_or_load(CacheClass::Detail, "R-1", async move { Ok(value) }).await.unwrap()
+    }
+
+    /// A load that counts its runs and answers when `release` fires.
+    fn gated_load(
+        runs: &Arc<AtomicU64>,
+        release: &watch::Receiver<bool>,
+        value: &str,
+    ) -> impl Future<Output = Result<String, ApiError>> + use<> {
+        let (runs, mut release, value) = (Arc::clone(runs), release.clone(), value.to_string());
+        async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            release.wait_for(|open| *open).await.map_err(ApiError::internal)?;
+            Ok(value)
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_of_one_key_share_one_load() {
+        let cache = Arc::new(cache());
+        let runs = Arc::new(AtomicU64::new(0));
+        let (open, release) = watch::channel(false);
+        let lookups: Vec<_> = (0..20)
+            .map(|i| {
+                let (cache, load) = (Arc::clone(&cache), gated_load(&runs, &release, &format!("answer {i}")));
+                tokio::spawn(async move { cache.get_or_load(CacheClass::Search, "crib", load).await })
+            })
+            .collect();
+        // On this single-threaded runtime each yield polls every spawned
+        // lookup once: the first starts the load, the others wait for it.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        open.send_replace(true);
+        let mut answers = Vec::new();
+        for lookup in lookups {
+            answers.push(lookup.await.unwrap().unwrap().data);
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "one load for twenty concurrent misses");
+        assert!(answers.iter().all(|a| *a == answers[0]));
+        let search = &cache.report().classes["search"];
+        assert_eq!((search.misses, search.hits, search.coalesced), (1, 19, 19));
+        assert!(cache.in_flight.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn waiters_load_for_themselves_when_the_first_load_is_dropped() {
+        let cache = Arc::new(cache());
+        let runs = Arc::new(AtomicU64::new(0));
+        let (_never, stuck) = watch::channel(false);
+        let first = tokio::spawn({
+            let (cache, load) = (Arc::clone(&cache), gated_load(&runs, &stuck, "never"));
+            async move { cache.get_or_load(CacheClass::Search, "crib", load).await }
+        });
+        while runs.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let second = tokio::spawn({
+            let cache = Arc::clone(&cache);
+            async move { cache.get_or_load(CacheClass::Search, "crib", async { Ok("second") }).await }
+        });
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!second.is_finished(), "the second lookup waits for the first load");
+        // The first request goes away (its client disconnected).
+        first.abort();
+        let answer = second.await.unwrap().unwrap();
+        assert_eq!(&answer.data[..], b"\"second\"");
+        assert!(cache.in_flight.lock().unwrap().is_empty());
+        // And the answer it loaded is cached.
+        let again = cache.get_or_load(CacheClass::Search, "crib", async { Ok("third") }).await.unwrap();
+        assert_eq!(again.data, answer.data);
+    }
+
+    #[test]
+    fn entries_live_between_85_and_100_percent_of_their_ttl_at_random() {
+        let ttl = Duration::from_secs(60);
+        let lives: Vec<Duration> = (0..200).map(|_| jittered(ttl)).collect();
+        assert!(lives.iter().all(|l| *l >= ttl.mul_f64(MIN_TTL_SHARE) && *l <= ttl));
+        let spread = lives.iter().max().unwrap().saturating_sub(*lives.iter().min().unwrap());
+        assert!(
+            spread > Duration::from_secs(5),
+            "200 draws over 9 s should spread more than 5 s: {spread:?}"
+        );
     }
 
     #[tokio::test]
