@@ -3,14 +3,23 @@
 //! Hashes carry their own parameters, so raising the cost later only needs
 //! [`needs_rehash`] at login time: old hashes keep verifying and are upgraded
 //! the next time their owner signs in.
+//!
+//! Argon2's working memory (19 MiB by default) is kept per thread and reused
+//! rather than allocated per hash: a fresh allocation of that size is mapped,
+//! zero-filled page by page and unmapped every time, and each unmapping
+//! interrupts the process's other threads on every core to flush their TLBs,
+//! which slowed request handling during a login flood even with hashing at
+//! the lowest priority. The memory is wiped after every use: what Argon2
+//! leaves behind would let anyone who reads it test password guesses cheaply.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use argon2::password_hash::Error as HashError;
-use argon2::{
-    ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
-};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, PasswordHash, Version};
+use rand::RngCore;
+use zeroize::Zeroize;
 
 mod policy;
 
@@ -60,27 +69,96 @@ pub enum PasswordError {
     Hashing(String),
 }
 
+/// Salt of a new hash, in bytes (the PHC recommendation).
+const SALT_LEN: usize = 16;
+
+/// The largest working memory a thread keeps between hashes (64 MiB); a
+/// stored hash with a larger cost gets memory of its own, freed after use.
+const KEPT_BLOCKS: usize = 64 * 1024;
+
+thread_local! {
+    /// Argon2's working memory, reused by every hash on this thread.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs Argon2 over this thread's reusable memory and wipes it afterwards.
+fn argon2_output(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    fn run(
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+        memory: &mut [Block],
+    ) -> Result<(), argon2::Error> {
+        let result = argon2.hash_password_into_with_memory(password, salt, out, &mut *memory);
+        memory.iter_mut().for_each(Zeroize::zeroize);
+        result
+    }
+    let blocks = argon2.params().block_count();
+    if blocks > KEPT_BLOCKS {
+        return run(argon2, password, salt, out, &mut vec![Block::new(); blocks]);
+    }
+    MEMORY.with(|kept| match kept.try_borrow_mut() {
+        Ok(mut memory) => {
+            if memory.len() < blocks {
+                memory.resize(blocks, Block::new());
+            }
+            run(argon2, password, salt, out, &mut memory[..blocks])
+        }
+        // Only reachable by hashing inside a hash; never, but not a panic.
+        Err(_) => run(argon2, password, salt, out, &mut vec![Block::new(); blocks]),
+    })
+}
+
 /// Hashes with Argon2id and a fresh random 16-byte salt, returning a PHC string
 /// (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`) that is safe to store as is.
 pub fn hash_password(password: &str, params: &PasswordParams) -> Result<String, PasswordError> {
+    let hashing = |e: &dyn std::fmt::Display| PasswordError::Hashing(e.to_string());
     let argon2 = params.to_argon2()?;
-    let hash =
-        argon2.hash_password(password.as_bytes()).map_err(|e| PasswordError::Hashing(e.to_string()))?;
+    let mut salt = [0u8; SALT_LEN];
+    rand::rng().fill_bytes(&mut salt);
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_output(&argon2, password.as_bytes(), &salt, &mut out).map_err(|e| hashing(&e))?;
+    let hash = PasswordHash {
+        algorithm: ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(|e| hashing(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| hashing(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| hashing(&e))?),
+    };
     Ok(hash.to_string())
 }
 
 /// Returns `Ok(false)` for a wrong password; `Err` only when the stored hash
 /// itself is unusable, which is a data problem worth logging, not a failed login.
 ///
-/// The parameters come from the PHC string, not from the current settings, so
-/// hashes made under older settings still verify.
+/// The algorithm, version and parameters come from the PHC string, not from
+/// the current settings, so hashes made under older settings still verify.
+/// The outputs are compared in constant time.
 pub fn verify_password(password: &str, phc: &str) -> Result<bool, PasswordError> {
-    let parsed = PasswordHash::new(phc).map_err(|_| PasswordError::MalformedHash)?;
-    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
-        Ok(()) => Ok(true),
-        Err(HashError::PasswordInvalid) => Ok(false),
-        Err(_) => Err(PasswordError::MalformedHash),
-    }
+    let malformed = |_| PasswordError::MalformedHash;
+    let parsed = PasswordHash::new(phc).map_err(malformed)?;
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return Err(PasswordError::MalformedHash);
+    };
+    let algorithm =
+        Algorithm::try_from(parsed.algorithm.as_str()).map_err(|_| PasswordError::MalformedHash)?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(|_| PasswordError::MalformedHash)?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&parsed).map_err(|_| PasswordError::MalformedHash)?;
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = out.get_mut(..expected.len()).ok_or(PasswordError::MalformedHash)?;
+    argon2_output(&argon2, password.as_bytes(), salt.as_ref(), out)
+        .map_err(|_| PasswordError::MalformedHash)?;
+    Ok(Output::new(out).map_err(|_| PasswordError::MalformedHash)? == *expected)
 }
 
 /// True when a stored hash should be replaced after a successful login: it is
@@ -133,6 +211,71 @@ mod tests {
     /// Cheap parameters so the hashing tests stay fast; the algorithm is the same.
     fn fast() -> PasswordParams {
         PasswordParams { m_cost_kib: 1024, t_cost: 1, p_cost: 1 }
+    }
+
+    /// Written by Python's argon2-cffi (the reference C implementation):
+    /// (password, PHC string). Different variants, costs, lanes and lengths.
+    const REFERENCE_HASHES: [(&str, &str); 3] = [
+        (
+            "correct horse battery staple",
+            "$argon2id$v=19$m=1024,t=1,p=1$YmFieXNoaWVsZC1zYWx0IQ$hJe6rruJOMJAWRdD+kFu72ouqZb/O1jL1leUy6orEcM",
+        ),
+        (
+            "Test123!",
+            "$argon2id$v=19$m=19456,t=2,p=1$MDEyMzQ1Njc4OWFiY2RlZg$ZIjjmZGlp9k98vXaI2JHOCr+fQQoISVyc8IpIBk5+n0",
+        ),
+        (
+            "correct horse battery staple",
+            "$argon2i$v=19$m=2048,t=2,p=2$YmFieXNoaWVsZC1zYWx0IQ$Xrh8sY7gimuBDHSEgPtKSOQFX0wsF4or",
+        ),
+    ];
+
+    #[test]
+    fn hashes_from_the_reference_implementation_verify_and_reject_other_passwords() {
+        for (password, phc) in REFERENCE_HASHES {
+            assert!(verify_password(password, phc).unwrap(), "{phc}");
+            assert!(!verify_password("correct horse battery stapler", phc).unwrap(), "{phc}");
+            assert!(!verify_password("", phc).unwrap(), "{phc}");
+        }
+    }
+
+    #[test]
+    fn our_hashes_verify_with_the_argon2_crates_own_verifier() {
+        use argon2::PasswordVerifier;
+        let hash = hash_password("correct horse battery staple", &fast()).unwrap();
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert_eq!(parsed.salt.unwrap().as_ref().len(), SALT_LEN);
+        assert_eq!(parsed.hash.unwrap().len(), Params::DEFAULT_OUTPUT_LEN);
+        assert!(Argon2::default().verify_password(b"correct horse battery staple", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"wrong", &parsed).is_err());
+    }
+
+    #[test]
+    fn the_working_memory_is_kept_and_wiped_after_every_hash() {
+        let params = fast();
+        let blocks = params.m_cost_kib as usize; // one block is 1 KiB
+        std::thread::spawn(move || {
+            let kept = || {
+                MEMORY.with(|m| {
+                    let m = m.borrow();
+                    (m.len(), m.as_ptr() as usize, m.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)))
+                })
+            };
+            let hash = hash_password("correct horse battery staple", &params).unwrap();
+            let (len, address, wiped) = kept();
+            assert_eq!(len, blocks);
+            assert!(wiped, "Argon2's memory was left behind after hashing");
+            assert!(verify_password("correct horse battery staple", &hash).unwrap());
+            let (len_after, address_after, wiped_after) = kept();
+            assert_eq!((len_after, address_after), (len, address), "the memory was not reused");
+            assert!(wiped_after, "Argon2's memory was left behind after verifying");
+            // A larger cost grows it; a hash above the kept limit does not.
+            let bigger = PasswordParams { m_cost_kib: 2048, t_cost: 1, p_cost: 1 };
+            hash_password("x", &bigger).unwrap();
+            assert_eq!(kept().0, 2048);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
@@ -190,6 +333,7 @@ mod tests {
 
     #[test]
     fn needs_rehash_flags_other_argon2_variants() {
+        use argon2::PasswordHasher;
         let params = fast();
         let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::new(1024, 1, 1, None).unwrap())
             .hash_password(b"pw")
