@@ -1,7 +1,10 @@
 //! The in-process tier: one moka cache for every class, bounded by the bytes
-//! it holds (keys and bodies), each entry living for its class's TTL less a
-//! random 0-15 % (`jittered`). One shared budget rather than one per class:
+//! it holds (keys and bodies). One shared budget rather than one per class:
 //! memory goes to whatever is hot.
+//!
+//! An entry is fresh for its class's TTL less a random 0-15 % (`jittered`),
+//! then stale for half a TTL more before it is dropped: a stale entry is
+//! still answered while one request refreshes it (see `get_or_load`).
 
 use std::{
     sync::{
@@ -32,22 +35,46 @@ fn weight(key: &str, entry: &Entry) -> u32 {
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
+/// How long past its freshness an entry may still be answered, as a share
+/// of its class's TTL.
+const STALE_SHARE: u32 = 2; // TTL / 2
+
+/// What the tier holds: the entry and when it stops being fresh.
+#[derive(Clone)]
+struct Stored {
+    entry: Entry,
+    fresh_until: Instant,
+}
+
 struct ClassTtl([Duration; CacheClass::COUNT]);
 
-impl Expiry<String, Entry> for ClassTtl {
-    fn expire_after_create(&self, _: &String, entry: &Entry, _: Instant) -> Option<Duration> {
-        Some(super::jittered(self.0[entry.class.index()]))
+impl ClassTtl {
+    fn lifetime(&self, stored: &Stored, now: Instant) -> Duration {
+        let ttl = self.0[stored.entry.class.index()];
+        stored.fresh_until.saturating_duration_since(now) + ttl / STALE_SHARE
+    }
+}
+
+impl Expiry<String, Stored> for ClassTtl {
+    fn expire_after_create(&self, _: &String, stored: &Stored, now: Instant) -> Option<Duration> {
+        Some(self.lifetime(stored, now))
     }
 
     fn expire_after_update(
         &self,
         _: &String,
-        entry: &Entry,
-        _: Instant,
+        stored: &Stored,
+        now: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        Some(super::jittered(self.0[entry.class.index()]))
+        Some(self.lifetime(stored, now))
     }
+}
+
+/// A lookup's answer: the entry, and whether it is still fresh.
+pub struct Found {
+    pub entry: Entry,
+    pub fresh: bool,
 }
 
 /// Entries and bytes one class holds right now.
@@ -58,7 +85,8 @@ pub struct Occupancy {
 }
 
 pub struct LocalTier {
-    cache: Cache<String, Entry>,
+    cache: Cache<String, Stored>,
+    ttls: [Duration; CacheClass::COUNT],
     evictions: Arc<[AtomicU64; CacheClass::COUNT]>,
 }
 
@@ -68,28 +96,31 @@ impl LocalTier {
         let counted = Arc::clone(&evictions);
         let counters =
             CacheClass::ALL.map(|c| metrics::counter!("cache_evictions_total", "class" => c.as_str()));
-        let ttls = ClassTtl(CacheClass::ALL.map(|c| Duration::from_secs(config.ttl_secs(c))));
+        let ttls = CacheClass::ALL.map(|c| Duration::from_secs(config.ttl_secs(c)));
         let cache = Cache::builder()
             .max_capacity(config.local_max_bytes)
-            .weigher(|key: &String, entry: &Entry| weight(key, entry))
-            .expire_after(ttls)
-            .eviction_listener(move |_key, entry: Entry, cause: RemovalCause| {
+            .weigher(|key: &String, stored: &Stored| weight(key, &stored.entry))
+            .expire_after(ClassTtl(ttls))
+            .eviction_listener(move |_key, stored: Stored, cause: RemovalCause| {
                 // Expired or pushed out for room; not replaced or invalidated.
                 if cause.was_evicted() {
-                    counted[entry.class.index()].fetch_add(1, Ordering::Relaxed);
-                    counters[entry.class.index()].increment(1);
+                    counted[stored.entry.class.index()].fetch_add(1, Ordering::Relaxed);
+                    counters[stored.entry.class.index()].increment(1);
                 }
             })
             .build();
-        LocalTier { cache, evictions }
+        LocalTier { cache, ttls, evictions }
     }
 
-    pub fn get(&self, key: &str) -> Option<Entry> {
-        self.cache.get(key)
+    pub fn get(&self, key: &str) -> Option<Found> {
+        let stored = self.cache.get(key)?;
+        Some(Found { fresh: Instant::now() < stored.fresh_until, entry: stored.entry })
     }
 
+    /// Stores `entry`, fresh for its class's TTL less a random 0-15 %.
     pub fn insert(&self, key: String, entry: Entry) {
-        self.cache.insert(key, entry);
+        let fresh_until = Instant::now() + super::jittered(self.ttls[entry.class.index()]);
+        self.cache.insert(key, Stored { entry, fresh_until });
     }
 
     /// Drops everything (after a generation change: the old keys can never
@@ -107,10 +138,10 @@ impl LocalTier {
     pub fn occupancy(&self) -> [Occupancy; CacheClass::COUNT] {
         self.cache.run_pending_tasks();
         let mut out = [Occupancy::default(); CacheClass::COUNT];
-        for (key, entry) in self.cache.iter() {
-            let slot = &mut out[entry.class.index()];
+        for (key, stored) in self.cache.iter() {
+            let slot = &mut out[stored.entry.class.index()];
             slot.entries += 1;
-            slot.bytes += u64::from(weight(&key, &entry));
+            slot.bytes += u64::from(weight(&key, &stored.entry));
         }
         out
     }

@@ -19,10 +19,15 @@
 //!
 //! Stampedes: concurrent misses of one key in an instance share one load
 //! (the first caller loads, the others wait for its answer; if it fails or
-//! its request is dropped, each waiter loads for itself), and every entry
-//! lives 85-100 % of its class's TTL, chosen at random, so keys filled
-//! together (after a restart or an import) do not all expire in the same
-//! instant.
+//! its request is dropped, each waiter loads for itself). An entry is fresh
+//! for 85-100 % of its class's TTL, chosen at random, so keys filled together
+//! (after a restart or an import) do not all age at once; after that it
+//! stays stale for half a TTL: the first request to see it stale reloads it,
+//! and meanwhile every other request for the key gets the stale answer at
+//! once instead of queueing behind the reload (or behind a database that is
+//! slow to answer). A stale entry also answers when its reload fails. Stale
+//! never crosses a generation: an import that changes the catalogue changes
+//! every key.
 
 mod config;
 mod http;
@@ -96,6 +101,7 @@ struct ClassCounters {
     hits: AtomicU64,
     redis_hits: AtomicU64,
     coalesced: AtomicU64,
+    stale: AtomicU64,
     misses: AtomicU64,
     hit_metric: metrics::Counter,
     miss_metric: metrics::Counter,
@@ -108,6 +114,7 @@ impl ClassCounters {
             hits: AtomicU64::new(0),
             redis_hits: AtomicU64::new(0),
             coalesced: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             hit_metric: metrics::counter!("cache_requests_total", "class" => label, "result" => "hit"),
             miss_metric: metrics::counter!("cache_requests_total", "class" => label, "result" => "miss"),
@@ -239,9 +246,13 @@ impl ResponseCache {
         }
         let counters = &self.counters[class.index()];
         let full_key = format!("{}:{}:g{generation}:{key}", self.config.key_prefix, class.as_str());
-        if let Some(entry) = self.local.get(&full_key) {
-            counters.hit();
-            return Ok(entry);
+        let mut stale = None;
+        if let Some(found) = self.local.get(&full_key) {
+            if found.fresh {
+                counters.hit();
+                return Ok(found.entry);
+            }
+            stale = Some(found.entry);
         }
         if let Some(shared) = &self.shared
             && let Some(data) = shared.get(&full_key).await
@@ -255,6 +266,12 @@ impl ResponseCache {
         let claim = match take_turn(&self.in_flight, &full_key) {
             Turn::Load(claim) => Some(claim),
             Turn::Wait(mut waiting) => {
+                if let Some(entry) = stale {
+                    // Another request is reloading it: answer at once.
+                    counters.hit();
+                    counters.stale.fetch_add(1, Ordering::Relaxed);
+                    return Ok(entry);
+                }
                 // Err: the loader failed or was dropped without an answer.
                 if let Ok(answer) = waiting.wait_for(Option::is_some).await
                     && let Some(entry) = answer.clone()
@@ -267,7 +284,18 @@ impl ResponseCache {
             }
         };
         counters.miss();
-        let entry = serialize(class, &load.await?)?;
+        let loaded = match load.await {
+            Ok(loaded) => loaded,
+            Err(e) => match stale {
+                Some(entry) => {
+                    tracing::warn!(error = %e, cache.class = class.as_str(), "cache reload failed; answering the stale entry");
+                    counters.stale.fetch_add(1, Ordering::Relaxed);
+                    return Ok(entry);
+                }
+                None => return Err(e),
+            },
+        };
+        let entry = serialize(class, &loaded)?;
         self.local.insert(full_key.clone(), entry.clone());
         if let Some(claim) = claim {
             // Waiters are answered before the shared tier's round trip.
@@ -298,6 +326,7 @@ impl ResponseCache {
                     hit_ratio: if lookups == 0 { 0.0 } else { hits as f64 / lookups as f64 },
                     redis_hits: counters.redis_hits.load(Ordering::Relaxed),
                     coalesced: counters.coalesced.load(Ordering::Relaxed),
+                    stale: counters.stale.load(Ordering::Relaxed),
                     evictions: self.local.evictions(class),
                     entries: held.entries,
                     bytes: held.bytes,
@@ -336,6 +365,10 @@ pub struct ClassReport {
     /// Hits answered by another request's load of the same key, which they
     /// waited for; included in `hits`.
     pub coalesced: u64,
+    /// Stale entries answered while another request reloaded them
+    /// (included in `hits`) or because their reload failed (counted as
+    /// misses).
+    pub stale: u64,
     /// Entries the in-process tier dropped for room or age.
     pub evictions: u64,
     pub entries: u64,
@@ -441,6 +474,75 @@ mod tests {
         // And the answer it loaded is cached.
         let again = cache.get_or_load(CacheClass::Search, "crib", async { Ok("third") }).await.unwrap();
         assert_eq!(again.data, answer.data);
+    }
+
+    /// A cache whose search entries are fresh for at most 2 s (1.7 s at the
+    /// least), then stale for 1 s more.
+    fn short_lived() -> Arc<ResponseCache> {
+        let cache = ResponseCache::new(&CacheConfig { search_ttl_secs: 2, ..CacheConfig::default() }, None);
+        cache.observe_generation(3);
+        Arc::new(cache)
+    }
+
+    async fn wait_until_stale(cache: &ResponseCache, key: &str) {
+        let full_key = format!("babyshield:cache:search:g3:{key}");
+        while cache.local.get(&full_key).is_some_and(|found| found.fresh) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(cache.local.get(&full_key).is_some(), "the entry should be stale, not gone");
+    }
+
+    #[tokio::test]
+    async fn a_stale_entry_answers_at_once_while_one_request_reloads_it() {
+        let cache = short_lived();
+        cache.get_or_load(CacheClass::Search, "crib", async { Ok("v1") }).await.unwrap();
+        wait_until_stale(&cache, "crib").await;
+
+        let runs = Arc::new(AtomicU64::new(0));
+        let (open, release) = watch::channel(false);
+        let reload = tokio::spawn({
+            let (cache, load) = (Arc::clone(&cache), gated_load(&runs, &release, "v2"));
+            async move { cache.get_or_load(CacheClass::Search, "crib", load).await }
+        });
+        while runs.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // While it reloads, others get the stale answer without loading.
+        for _ in 0..5 {
+            let answer = cache
+                .get_or_load(CacheClass::Search, "crib", async {
+                    Err::<String, _>(ApiError::internal("must not load"))
+                })
+                .await
+                .unwrap();
+            assert_eq!(&answer.data[..], b"\"v1\"");
+        }
+        open.send_replace(true);
+        assert_eq!(&reload.await.unwrap().unwrap().data[..], b"\"v2\"");
+        let fresh = cache.get_or_load(CacheClass::Search, "crib", async { Ok("v3") }).await.unwrap();
+        assert_eq!(&fresh.data[..], b"\"v2\"");
+        let search = &cache.report().classes["search"];
+        assert_eq!((search.stale, search.misses, runs.load(Ordering::SeqCst)), (5, 2, 1));
+    }
+
+    #[tokio::test]
+    async fn a_stale_entry_answers_when_its_reload_fails_and_a_missing_one_does_not() {
+        let cache = short_lived();
+        cache.get_or_load(CacheClass::Search, "crib", async { Ok("v1") }).await.unwrap();
+        wait_until_stale(&cache, "crib").await;
+        let answer = cache
+            .get_or_load(CacheClass::Search, "crib", async {
+                Err::<String, _>(ApiError::internal("database down"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(&answer.data[..], b"\"v1\"");
+        let missing = cache
+            .get_or_load(CacheClass::Search, "cot", async {
+                Err::<String, _>(ApiError::internal("database down"))
+            })
+            .await;
+        assert!(missing.is_err());
     }
 
     #[test]
