@@ -199,10 +199,19 @@ impl Store {
                 let total: i64 = bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), count_args)
                     .fetch_one(&mut *tx)
                     .await?;
+                // Every match is in exactly one tier, and the count read the
+                // same snapshot: without a cursor, once `total` rows are picked
+                // the remaining tiers are empty (a query matching nothing, or
+                // less than a page, reads no tier it does not need).
+                let available = match after {
+                    None => usize::try_from(total).unwrap_or(0),
+                    Some(_) if total <= 0 => 0,
+                    Some(_) => usize::MAX,
+                };
                 // (score, rid, recall_date, id) in result order.
                 let mut picked: Vec<(i64, i64, String, String)> = Vec::new();
                 for tier in tiers {
-                    if picked.len() >= want {
+                    if picked.len() >= want.min(available) {
                         break;
                     }
                     let position = match after {
