@@ -100,36 +100,40 @@ fn argon2_output(
         result
     }
     let blocks = argon2.params().block_count();
-    if blocks > KEPT_BLOCKS {
-        return run(argon2, password, salt, out, &mut vec![Block::new(); blocks]);
-    }
     MEMORY.with(|kept| match kept.try_borrow_mut() {
-        Ok(mut memory) => {
+        Ok(mut memory) if blocks <= KEPT_BLOCKS => {
             if memory.len() < blocks {
                 memory.resize(blocks, Block::new());
             }
             run(argon2, password, salt, out, &mut memory[..blocks])
         }
-        // Only reachable by hashing inside a hash; never, but not a panic.
-        Err(_) => run(argon2, password, salt, out, &mut vec![Block::new(); blocks]),
+        // Too large to keep, or (never, but not a panic) a hash inside a hash.
+        _ => run(argon2, password, salt, out, &mut vec![Block::new(); blocks]),
     })
+}
+
+fn hashing(e: impl std::fmt::Display) -> PasswordError {
+    PasswordError::Hashing(e.to_string())
+}
+
+fn malformed<E>(_: E) -> PasswordError {
+    PasswordError::MalformedHash
 }
 
 /// Hashes with Argon2id and a fresh random 16-byte salt, returning a PHC string
 /// (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`) that is safe to store as is.
 pub fn hash_password(password: &str, params: &PasswordParams) -> Result<String, PasswordError> {
-    let hashing = |e: &dyn std::fmt::Display| PasswordError::Hashing(e.to_string());
     let argon2 = params.to_argon2()?;
     let mut salt = [0u8; SALT_LEN];
     rand::rng().fill_bytes(&mut salt);
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    argon2_output(&argon2, password.as_bytes(), &salt, &mut out).map_err(|e| hashing(&e))?;
+    argon2_output(&argon2, password.as_bytes(), &salt, &mut out).map_err(hashing)?;
     let hash = PasswordHash {
         algorithm: ARGON2ID_IDENT,
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(argon2.params()).map_err(|e| hashing(&e))?,
-        salt: Some(Salt::new(&salt).map_err(|e| hashing(&e))?),
-        hash: Some(Output::new(&out).map_err(|e| hashing(&e))?),
+        params: ParamsString::try_from(argon2.params()).map_err(hashing)?,
+        salt: Some(Salt::new(&salt).map_err(hashing)?),
+        hash: Some(Output::new(&out).map_err(hashing)?),
     };
     Ok(hash.to_string())
 }
@@ -141,24 +145,21 @@ pub fn hash_password(password: &str, params: &PasswordParams) -> Result<String, 
 /// the current settings, so hashes made under older settings still verify.
 /// The outputs are compared in constant time.
 pub fn verify_password(password: &str, phc: &str) -> Result<bool, PasswordError> {
-    let malformed = |_| PasswordError::MalformedHash;
     let parsed = PasswordHash::new(phc).map_err(malformed)?;
     let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
         return Err(PasswordError::MalformedHash);
     };
-    let algorithm =
-        Algorithm::try_from(parsed.algorithm.as_str()).map_err(|_| PasswordError::MalformedHash)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(malformed)?;
     let version = match parsed.version {
-        Some(v) => Version::try_from(v).map_err(|_| PasswordError::MalformedHash)?,
+        Some(v) => Version::try_from(v).map_err(malformed)?,
         None => Version::default(),
     };
-    let params = Params::try_from(&parsed).map_err(|_| PasswordError::MalformedHash)?;
+    let params = Params::try_from(&parsed).map_err(malformed)?;
     let argon2 = Argon2::new(algorithm, version, params);
     let mut out = [0u8; Output::MAX_LENGTH];
     let out = out.get_mut(..expected.len()).ok_or(PasswordError::MalformedHash)?;
-    argon2_output(&argon2, password.as_bytes(), salt.as_ref(), out)
-        .map_err(|_| PasswordError::MalformedHash)?;
-    Ok(Output::new(out).map_err(|_| PasswordError::MalformedHash)? == *expected)
+    argon2_output(&argon2, password.as_bytes(), salt.as_ref(), out).map_err(malformed)?;
+    Ok(Output::new(out).map_err(malformed)? == *expected)
 }
 
 /// True when a stored hash should be replaced after a successful login: it is

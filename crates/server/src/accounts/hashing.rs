@@ -9,8 +9,8 @@
 //! login flood hashes on idle CPU only and cannot slow search or health
 //! checks, while on an idle machine logins hash at full speed. The price is
 //! paid by logins while the machine is saturated by other work: they wait
-//! in the queue (`bench/login` measured 3-4 hashes/s while search saturates
-//! both cores, against 65 alone). A hash whose client has gone away by the
+//! in the queue (`bench/login` measured 6-13 hashes/s while search saturates
+//! both cores, against 95-101 alone). A hash whose client has gone away by the
 //! time a thread takes it is skipped.
 
 use std::sync::{Arc, Mutex, mpsc};

@@ -418,17 +418,31 @@ mod tests {
         }
     }
 
+    /// Spawns a search lookup of "crib" whose load, if it runs, is `gated_load`.
+    fn spawn_gated_lookup(
+        cache: &Arc<ResponseCache>,
+        runs: &Arc<AtomicU64>,
+        release: &watch::Receiver<bool>,
+        value: &str,
+    ) -> tokio::task::JoinHandle<Result<Entry, ApiError>> {
+        let (cache, load) = (Arc::clone(cache), gated_load(runs, release, value));
+        tokio::spawn(async move { cache.get_or_load(CacheClass::Search, "crib", load).await })
+    }
+
+    /// Returns once some gated load has begun.
+    async fn until_a_load_runs(runs: &AtomicU64) {
+        while runs.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+
     #[tokio::test]
     async fn concurrent_misses_of_one_key_share_one_load() {
         let cache = Arc::new(cache());
         let runs = Arc::new(AtomicU64::new(0));
         let (open, release) = watch::channel(false);
-        let lookups: Vec<_> = (0..20)
-            .map(|i| {
-                let (cache, load) = (Arc::clone(&cache), gated_load(&runs, &release, &format!("answer {i}")));
-                tokio::spawn(async move { cache.get_or_load(CacheClass::Search, "crib", load).await })
-            })
-            .collect();
+        let lookups: Vec<_> =
+            (0..20).map(|i| spawn_gated_lookup(&cache, &runs, &release, &format!("answer {i}"))).collect();
         // On this single-threaded runtime each yield polls every spawned
         // lookup once: the first starts the load, the others wait for it.
         for _ in 0..100 {
@@ -451,13 +465,8 @@ mod tests {
         let cache = Arc::new(cache());
         let runs = Arc::new(AtomicU64::new(0));
         let (_never, stuck) = watch::channel(false);
-        let first = tokio::spawn({
-            let (cache, load) = (Arc::clone(&cache), gated_load(&runs, &stuck, "never"));
-            async move { cache.get_or_load(CacheClass::Search, "crib", load).await }
-        });
-        while runs.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
+        let first = spawn_gated_lookup(&cache, &runs, &stuck, "never");
+        until_a_load_runs(&runs).await;
         let second = tokio::spawn({
             let cache = Arc::clone(&cache);
             async move { cache.get_or_load(CacheClass::Search, "crib", async { Ok("second") }).await }
@@ -500,13 +509,8 @@ mod tests {
 
         let runs = Arc::new(AtomicU64::new(0));
         let (open, release) = watch::channel(false);
-        let reload = tokio::spawn({
-            let (cache, load) = (Arc::clone(&cache), gated_load(&runs, &release, "v2"));
-            async move { cache.get_or_load(CacheClass::Search, "crib", load).await }
-        });
-        while runs.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
+        let reload = spawn_gated_lookup(&cache, &runs, &release, "v2");
+        until_a_load_runs(&runs).await;
         // While it reloads, others get the stale answer without loading.
         for _ in 0..5 {
             let answer = cache
