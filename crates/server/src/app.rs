@@ -48,7 +48,10 @@ impl Application {
         crate::memory::tune_allocator();
         config.validate()?;
         let secrets = Secrets::resolve(&config)?;
-        let store = open_store(&config).await?;
+        let mut store = open_store(&config).await?;
+        if config.search.in_memory_index {
+            store = store.with_search_index();
+        }
         if config.database.migrate_on_start {
             let status = store.migrate().await.context("cannot migrate the database")?;
             tracing::info!(schema.version = status.applied, "database schema up to date");
@@ -62,6 +65,11 @@ impl Application {
                 rejected = report.rejected,
                 "loaded the bundled sample recalls"
             );
+        }
+        // Searches run in SQL until the index is built; a failed build is
+        // retried by the catalogue's refresher.
+        if let Err(e) = store.refresh_search_index().await {
+            tracing::warn!(error = %e, "search index not built yet; searches use the database until it is");
         }
         let redis = match &config.redis.url {
             Some(url) => Some(Arc::new(

@@ -26,6 +26,7 @@ const SQLITE: &[MigrationFile] = migration_list!("sqlite":
     7 => "0007_ingest_schedule.sql",
     8 => "0008_search_order.sql",
     9 => "0009_write_cost.sql",
+    10 => "0010_change_generation.sql",
 );
 const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     1 => "0001_agencies.sql",
@@ -37,6 +38,7 @@ const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     7 => "0007_ingest_schedule.sql",
     8 => "0008_search_order.sql",
     9 => "0009_write_cost.sql",
+    10 => "0010_change_generation.sql",
 );
 
 /// Where the schema stands relative to this binary.

@@ -70,6 +70,8 @@ pub struct Store {
     statement_timeout: Duration,
     max_connections: u32,
     guard: Arc<Guard>,
+    /// The in-memory search index, when enabled (`recalls/index_sync.rs`).
+    pub(crate) search_index: Option<Arc<crate::recalls::SearchIndex>>,
 }
 
 /// What keeps a failing database from being hammered: the breaker, and a
@@ -163,6 +165,7 @@ impl Store {
             statement_timeout: settings.statement_timeout,
             max_connections: settings.max_connections,
             guard: Arc::new(guard),
+            search_index: None,
         })
     }
 

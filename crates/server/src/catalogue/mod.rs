@@ -295,6 +295,11 @@ impl Catalogue {
                     }
                 };
                 failing = false;
+                // Applies what changed (or builds the index if its first
+                // build failed), so searches rarely find it behind.
+                if let Err(e) = catalogue.store.refresh_search_index().await {
+                    tracing::warn!(error = %e, "search index refresh failed; searches use the database meanwhile");
+                }
                 if generation >= catalogue.cache.generation() {
                     lower_seen = None;
                     catalogue.cache.observe_generation(generation);
@@ -312,7 +317,8 @@ impl Catalogue {
     pub fn summary(&self) -> serde_json::Value {
         let generation = self.vocabulary_generation.load(std::sync::atomic::Ordering::SeqCst);
         let words = self.vocabulary.try_read().map(|v| v.len()).ok();
-        serde_json::json!({ "generation": generation, "vocabularyWords": words })
+        let index = self.store.search_index_stats();
+        serde_json::json!({ "generation": generation, "vocabularyWords": words, "searchIndex": index })
     }
 
     pub fn record_metrics(&self) {
@@ -321,5 +327,10 @@ impl Catalogue {
         }
         let generation = self.vocabulary_generation.load(std::sync::atomic::Ordering::SeqCst);
         metrics::gauge!("catalogue_generation").set(generation as f64);
+        if let Some(index) = self.store.search_index_stats() {
+            metrics::gauge!("search_index_recalls").set(index.recalls as f64);
+            metrics::gauge!("search_index_dead").set(index.dead as f64);
+            metrics::gauge!("search_index_words").set(index.words as f64);
+        }
     }
 }

@@ -205,6 +205,10 @@ pub struct SearchConfig {
     /// at once, so an overload cannot queue statements until they time out
     /// and open the database breaker for every other endpoint.
     pub max_queued: usize,
+    /// Answer searches from an in-memory index of the catalogue, built at
+    /// start and kept current from the database (about 400 MB per million
+    /// recalls); `false` searches through the database's full-text indexes.
+    pub in_memory_index: bool,
 }
 
 impl Default for SearchConfig {
@@ -214,6 +218,7 @@ impl Default for SearchConfig {
             vocabulary_refresh_secs: 30,
             max_concurrent: 8,
             max_queued: 64,
+            in_memory_index: true,
         }
     }
 }

@@ -72,6 +72,10 @@ async fn the_database_breaker_opens_refuses_fast_half_opens_and_closes_against_a
     config.database.breaker.open_secs = 1;
     config.database.read_retries = 0;
     let app = TestApp::start(config, dir).await.holding(database);
+    // One recall, so a list page reads its document from the database (an
+    // empty page comes from the in-memory search index alone).
+    let line = r#"{"id":"CPSC-77001","agencyCode":"CPSC","title":"Crib","recallDate":"2024-05-01"}"#;
+    app.import(line).await;
     eventually(&app, "/api/v1/recalls", 200).await;
 
     proxy.block();
@@ -130,7 +134,8 @@ crate::on_both_databases!(a_cancelled_search_never_leaves_its_connection_inside_
 /// fail ("cannot execute UPDATE in a read-only transaction", seen on
 /// PostgreSQL while a benchmark's clients disconnected). One connection, so
 /// every write reuses the connection of the search cancelled before it; the
-/// cancellation points sweep the whole duration of a search.
+/// cancellation points sweep the whole duration of a search. The search
+/// runs in the database (the in-memory index opens no snapshot).
 async fn a_cancelled_search_never_leaves_its_connection_inside_a_transaction(db: Db) {
     let app = TestApp::spawn_with(db, |c| c.database.max_connections = 1).await;
     let line = |i: usize| {
@@ -150,7 +155,7 @@ async fn a_cancelled_search_never_leaves_its_connection_inside_a_transaction(db:
         // Polled 1 to 6 times, 1 ms apart, then dropped: the first poll
         // sends BEGIN, later ones stop at each following round trip.
         let finished = {
-            let mut search = std::pin::pin!(store.search_recalls(&query, None, 0, 5));
+            let mut search = std::pin::pin!(store.search_in_database(&query, None, 0, 5));
             let mut finished = false;
             for poll in 0..(1 + i % 6) {
                 if poll > 0 {

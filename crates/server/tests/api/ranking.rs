@@ -1,7 +1,8 @@
-//! Issue: recall catalogue. Relevance tiers (reading the best-scoring
-//! recalls first and stopping after a page) must give exactly the order and
-//! totals of the reference ranking that scores every match, on every page,
-//! through cursors and offsets, with filters, on SQLite and PostgreSQL.
+//! Issue: recall catalogue. Both search engines, the in-memory index and
+//! the database's relevance tiers (reading the best-scoring recalls first
+//! and stopping after a page), must give exactly the order and totals of the
+//! reference ranking that scores every match, on every page, through cursors
+//! and offsets, with filters, on SQLite and PostgreSQL.
 //!
 //! The fixture is built to stress the tie-breaks: 600 recalls over a few
 //! dates (about 75 per date) and 120 more on one day, ids in an order unrelated to insertion order,
@@ -10,13 +11,16 @@
 use babyshield_domain::{AgencyCode, RecallFilters, Severity, ymd};
 use babyshield_storage::{
     Store,
-    recalls::{After, RecallQuery, TermGroup},
+    recalls::{After, IndexRefresh, RecallQuery, TermGroup},
 };
 use serde_json::json;
 
 use crate::harness::{Db, TestApp};
 
-crate::on_both_databases!(tiers_agree_with_ranking_every_match_on_every_page);
+crate::on_both_databases!(
+    tiers_agree_with_ranking_every_match_on_every_page,
+    the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh,
+);
 
 const WORDS: &[&str] = &[
     "crib", "cribs", "cribbage", "car", "carseat", "seat", "seats", "tv", "tvs", "pacifier", "strap",
@@ -168,28 +172,116 @@ async fn tiers_agree_with_ranking_every_match_on_every_page(db: Db) {
             nonempty += 1;
         }
 
-        // Walk every page through keyset positions, as cursors do.
-        let mut walked: Vec<Row> = Vec::new();
-        let mut after: Option<After> = None;
-        loop {
-            let page = store.search_recalls(&query, after.as_ref(), 0, 7).await.unwrap();
-            assert_eq!(page.total, total, "{name}: total on a page");
-            if page.items.is_empty() {
-                break;
+        for engine in [Engine::Index, Engine::Database] {
+            // Walk every page through keyset positions, as cursors do.
+            let mut walked: Vec<Row> = Vec::new();
+            let mut after: Option<After> = None;
+            loop {
+                let page = engine.search(store, &query, after.as_ref(), 0, 7).await;
+                assert_eq!(page.total, total, "{name}, {engine:?}: total on a page");
+                if page.items.is_empty() {
+                    break;
+                }
+                walked.extend(rows(&page.items));
+                let (score, recall_date, id) = walked.last().unwrap().clone();
+                after = Some(After { score, recall_date, id });
+                assert!(walked.len() <= expected.len(), "{name}, {engine:?}: walked past the end");
             }
-            walked.extend(rows(&page.items));
-            let (score, recall_date, id) = walked.last().unwrap().clone();
-            after = Some(After { score, recall_date, id });
-            assert!(walked.len() <= expected.len(), "{name}: walked past the end");
-        }
-        assert_eq!(walked, expected, "{name}: keyset walk");
+            assert_eq!(walked, expected, "{name}, {engine:?}: keyset walk");
 
-        // Offsets land on the same rows.
-        for offset in [0usize, 3, 11, 40, 150] {
-            let page = store.search_recalls(&query, None, offset as u32, 5).await.unwrap();
-            let want: Vec<Row> = expected.iter().skip(offset).take(5).cloned().collect();
-            assert_eq!(rows(&page.items), want, "{name}: offset {offset}");
+            // Offsets land on the same rows.
+            for offset in [0usize, 3, 11, 40, 150] {
+                let page = engine.search(store, &query, None, offset as u32, 5).await;
+                let want: Vec<Row> = expected.iter().skip(offset).take(5).cloned().collect();
+                assert_eq!(rows(&page.items), want, "{name}, {engine:?}: offset {offset}");
+            }
         }
     }
     assert!(nonempty >= 10, "the fixture must make most queries match");
+    // The in-memory index answered (the app enables it by default).
+    let index = store.search_index_stats().expect("the search index is built");
+    assert_eq!(index.recalls, 720);
+}
+
+/// The two engines behind `Store::search_recalls`.
+#[derive(Debug, Clone, Copy)]
+enum Engine {
+    /// The in-memory index (`recalls/index.rs`).
+    Index,
+    /// The database's full-text indexes, read tier by tier.
+    Database,
+}
+
+impl Engine {
+    async fn search(
+        self,
+        store: &Store,
+        query: &RecallQuery,
+        after: Option<&After>,
+        offset: u32,
+        limit: u32,
+    ) -> babyshield_storage::recalls::RecallPage {
+        match self {
+            Engine::Index => store.search_recalls(query, after, offset, limit).await.unwrap(),
+            Engine::Database => store.search_in_database(query, after, offset, limit).await.unwrap(),
+        }
+    }
+}
+
+fn recall_line(id: &str, title: &str) -> String {
+    json!({ "id": id, "agencyCode": "CPSC", "title": title, "recallDate": "2024-05-01" }).to_string()
+}
+
+async fn the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let store = app.state.store();
+    let zeppelin =
+        RecallQuery { groups: vec![group("zeppelin", &[])], id: None, filters: RecallFilters::default() };
+    let ids = |page: babyshield_storage::recalls::RecallPage| -> Vec<String> {
+        page.items.iter().map(|r| r.recall.id.as_str().to_string()).collect()
+    };
+    assert_eq!(store.search_recalls(&zeppelin, None, 0, 10).await.unwrap().total, 0);
+
+    // A write through this process is searchable at once.
+    app.import(&recall_line("CPSC-90001", "Zeppelin crib")).await;
+    let page = store.search_recalls(&zeppelin, None, 0, 10).await.unwrap();
+    assert_eq!(ids(page), vec!["CPSC-90001"]);
+
+    // Another process (an instance, the import command) writes the same
+    // database: the refresh the server runs at every generation poll
+    // applies it (here or already in the background).
+    let other = babyshield_server::open_store(app.state.config()).await.unwrap();
+    let import = |line: String| {
+        let other = other.clone();
+        async move {
+            babyshield_server::import::import_jsonl(&other, std::io::Cursor::new(line), 100, |_| {})
+                .await
+                .unwrap()
+        }
+    };
+    import(recall_line("CPSC-90002", "Zeppelin lamp")).await;
+    let refresh = store.refresh_search_index().await.unwrap();
+    assert!(matches!(refresh, IndexRefresh::CaughtUp { rows: 1 } | IndexRefresh::Current), "{refresh:?}");
+    let page = store.search_recalls(&zeppelin, None, 0, 10).await.unwrap();
+    assert_eq!(page.total, 2);
+
+    // A changed recall leaves its old words and is found by its new ones;
+    // both engines agree.
+    import(recall_line("CPSC-90001", "Walrus crib")).await;
+    store.refresh_search_index().await.unwrap();
+    for page in [
+        store.search_recalls(&zeppelin, None, 0, 10).await.unwrap(),
+        store.search_in_database(&zeppelin, None, 0, 10).await.unwrap(),
+    ] {
+        assert_eq!(ids(page), vec!["CPSC-90002"]);
+    }
+    let walrus = RecallQuery { groups: vec![group("walrus", &[])], ..zeppelin.clone() };
+    assert_eq!(ids(store.search_recalls(&walrus, None, 0, 10).await.unwrap()), vec!["CPSC-90001"]);
+    let stats = store.search_index_stats().unwrap();
+    assert_eq!((stats.recalls, stats.dead), (2, 1));
+
+    // Re-importing the same data changes nothing, in the database or here.
+    import(recall_line("CPSC-90001", "Walrus crib")).await;
+    assert_eq!(store.refresh_search_index().await.unwrap(), IndexRefresh::Current);
+    assert_eq!(store.search_index_stats().unwrap().dead, 1);
 }

@@ -2,11 +2,16 @@
 
 pub(crate) mod args;
 mod dialect;
+mod index;
+mod index_sync;
 mod query;
 mod read;
 mod tiers;
 mod write;
 
+pub use index::IndexStats;
+pub use index_sync::IndexRefresh;
+pub(crate) use index_sync::SearchIndex;
 pub use query::{After, POINTS_PER_TERM, RecallPage, RecallQuery, ScoredRecall, TermGroup};
 pub use read::{AgencyFreshness, AgencyRow, Count, MAX_RECALLS_PER_BARCODE, RecallStats};
 pub use write::UpsertOutcome;

@@ -83,10 +83,77 @@ impl Store {
         offset: u32,
         limit: u32,
     ) -> Result<RecallPage, StorageError> {
+        if let Some(page) = self.search_in_index(query, after, offset, limit).await? {
+            return Ok(page);
+        }
+        self.search_in_database(query, after, offset, limit).await
+    }
+
+    /// [`Store::search_recalls`] from the database's own indexes, also when
+    /// the in-memory index is enabled. Tests hold both to the reference.
+    #[doc(hidden)]
+    pub async fn search_in_database(
+        &self,
+        query: &RecallQuery,
+        after: Option<&After>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<RecallPage, StorageError> {
         if let Some(tiers) = tiers::tiers(&query.groups) {
             return self.search_in_tiers(query, &tiers, after, offset, limit).await;
         }
         self.search_ranking_every_match(query, after, offset, limit).await
+    }
+
+    /// The page from the in-memory index (`index.rs`), brought up to date
+    /// first; `None` when it is disabled, not built yet, or leaves this
+    /// query to SQL. Only the page's stored documents are read.
+    async fn search_in_index(
+        &self,
+        query: &RecallQuery,
+        after: Option<&After>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Option<RecallPage>, StorageError> {
+        let Some(slot) = self.current_search_index().await? else {
+            return Ok(None);
+        };
+        let Some((total, hits)) = slot.with(|index| index.search(query, after, offset, limit)).flatten()
+        else {
+            return Ok(None);
+        };
+        let docs = self.docs_by_rid(hits.iter().map(|h| h.rid).collect()).await?;
+        let items = hits
+            .into_iter()
+            .map(|hit| {
+                let doc = docs.get(&hit.rid).ok_or_else(|| {
+                    StorageError::Corrupt(format!("recall {} is in the search index but not stored", hit.id))
+                })?;
+                Ok(ScoredRecall {
+                    recall: super::decode(doc)?,
+                    score: hit.score,
+                    recall_date: hit.recall_date,
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(Some(RecallPage { items, total }))
+    }
+
+    /// The stored documents of these recalls, by row id.
+    async fn docs_by_rid(&self, rids: Vec<i64>) -> Result<HashMap<i64, String>, StorageError> {
+        if rids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut args = Args::default();
+        let list: Vec<String> = rids.iter().map(|rid| args.int(*rid)).collect();
+        let sql = format!("SELECT rid, doc FROM recalls WHERE rid IN ({})", list.join(", "));
+        self.read(|| async {
+            let rows: Vec<(i64, String)> = crate::on_pool!(self, p => {
+                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args).fetch_all(p).await?
+            });
+            Ok(rows.into_iter().collect())
+        })
+        .await
     }
 
     /// The reference ranking: scores every match in SQL and sorts. Serves

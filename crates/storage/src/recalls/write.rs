@@ -41,7 +41,7 @@ struct Prepared<'a> {
 
 /// Most values bound to one statement: a few hundred saves most round trips.
 const CHUNK: usize = 250;
-/// Recalls per multi-row upsert (12 parameters each).
+/// Recalls per multi-row upsert (13 parameters each).
 const WRITE_ROWS: usize = 40;
 /// Words shorter or longer than this are not offered as typo corrections.
 const VOCABULARY_WORD_LEN: std::ops::RangeInclusive<usize> = 4..=30;
@@ -80,7 +80,7 @@ impl Store {
         }
         let now = now_rfc3339();
 
-        let outcome = crate::in_write_tx!(self, unlocked tx => {
+        let (outcome, generation) = crate::in_write_tx!(self, unlocked tx => {
             if self.backend() == crate::Backend::Postgres {
                 // Concurrent imports of the same ids would both see them
                 // missing and one would fail on the unique key: recall
@@ -125,6 +125,21 @@ impl Store {
             // recall whose date changed still writes out of order.
             written.sort_by_key(|(r, rid)| (std::cmp::Reverse(r.recall.recall_date), rid.unwrap_or(i64::MAX)));
 
+            // The catalogue's next generation, stamped on every row written
+            // (`change_gen`): the in-memory search index reads the rows of
+            // the generations it has not seen (`index_sync.rs`). Taken
+            // before any row is written, the generation row stays locked
+            // until commit, so generations commit in order.
+            let generation: i64 = if written.is_empty() {
+                0
+            } else {
+                sqlx::query_scalar(
+                    "UPDATE catalogue_generation SET generation = generation + 1 WHERE singleton = 1 RETURNING generation",
+                )
+                .fetch_one(&mut *tx)
+                .await?
+            };
+
             // A changed recall's barcodes are written again with the new ones.
             for chunk in replaced.chunks(CHUNK) {
                 let mut args = Args::in_order(self.backend());
@@ -167,6 +182,7 @@ impl Store {
                             args.text(r.hash.as_str()),
                             args.text(now.as_str()),
                             args.text(now.as_str()),
+                            args.int(generation),
                         ];
                         format!("({})", values.join(", "))
                     })
@@ -177,18 +193,19 @@ impl Store {
                         "UPDATE recalls SET agency_code = v.column2, recall_date = v.column3, severity = v.column4, \
                          risk_category = v.column5, status = v.column6, search_title = v.column7, \
                          search_body = v.column8, doc = v.column9, content_hash = v.column10, \
-                         updated_at = v.column12 \
+                         updated_at = v.column12, change_gen = v.column13 \
                          FROM (VALUES {values}) AS v WHERE recalls.id = v.column1 RETURNING recalls.id, recalls.rid"
                     )
                 } else {
                     format!(
                         "INSERT INTO recalls (id, agency_code, recall_date, severity, risk_category, status, \
-                         search_title, search_body, doc, content_hash, created_at, updated_at) VALUES {values} \
+                         search_title, search_body, doc, content_hash, created_at, updated_at, change_gen) VALUES {values} \
                          ON CONFLICT (id) DO UPDATE SET agency_code = excluded.agency_code, \
                          recall_date = excluded.recall_date, severity = excluded.severity, \
                          risk_category = excluded.risk_category, status = excluded.status, \
                          search_title = excluded.search_title, search_body = excluded.search_body, \
-                         doc = excluded.doc, content_hash = excluded.content_hash, updated_at = excluded.updated_at \
+                         doc = excluded.doc, content_hash = excluded.content_hash, updated_at = excluded.updated_at, \
+                         change_gen = excluded.change_gen \
                          RETURNING id, rid"
                     )
                 };
@@ -223,16 +240,16 @@ impl Store {
                     );
                     bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *tx).await?;
                 }
-                sqlx::query("UPDATE catalogue_generation SET generation = generation + 1 WHERE singleton = 1")
-                    .execute(&mut *tx)
-                    .await?;
                 // Alert matching for the new and changed recalls, queued in
                 // the same transaction: no stored recall is ever missed.
                 let job = crate::jobs::match_recalls_job(&outcome.changed_ids);
                 crate::jobs::enqueue_job_in_tx!(tx, &job, &now);
             }
-            outcome
+            (outcome, generation)
         });
+        if generation > 0 {
+            self.catalogue_written(generation);
+        }
         Ok(outcome)
     }
 }

@@ -1,0 +1,613 @@
+//! The catalogue's search index, in memory: what makes a search at a million
+//! recalls a matter of bitmaps instead of database scans.
+//!
+//! Every recall gets a document number in the order it was indexed. Each
+//! word of the search text has two compressed bitmaps of document numbers
+//! (title and body), and each filter value (agency, severity, category) and
+//! each recall date one more. A query is then set algebra:
+//! - a term group's three levels (whole title word, partial title match,
+//!   elsewhere; `tiers.rs`) are unions of the bitmaps of the words it
+//!   matches (the term, the words it is a prefix of, its typo variants);
+//! - the exact `total` is the cardinality of their intersection with the
+//!   filters;
+//! - a tier's page is read newest date first through the date bitmaps.
+//!
+//! Scores, order, totals and keyset positions are exactly those of the SQL
+//! engines (`query.rs`; the ranking test holds all three to the reference
+//! that scores every match). A changed recall gets a new document number and
+//! the old one leaves the `live` bitmap; when dead numbers outweigh live ones
+//! the owner rebuilds the index (`index_sync.rs`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+
+use babyshield_domain::{RecallFilters, ymd};
+use roaring::{MultiOps, RoaringBitmap};
+
+use super::{
+    dialect::MIN_PREFIX_LEN,
+    query::{After, POINTS_PER_TERM, RecallQuery, TermGroup},
+    tiers::{self, Level, Tier},
+};
+
+/// One recall row as the index reads it from the database.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexRow {
+    pub rid: i64,
+    pub id: String,
+    pub recall_date: String,
+    pub agency_code: String,
+    pub severity: Option<String>,
+    pub risk_category: Option<String>,
+    pub search_title: String,
+    pub search_body: String,
+}
+
+/// The columns of [`IndexRow`] as a query returns them (`index_sync.rs`).
+pub(crate) type IndexColumns = (i64, String, String, String, Option<String>, Option<String>, String, String);
+
+impl From<IndexColumns> for IndexRow {
+    fn from(c: IndexColumns) -> IndexRow {
+        IndexRow {
+            rid: c.0,
+            id: c.1,
+            recall_date: c.2,
+            agency_code: c.3,
+            severity: c.4,
+            risk_category: c.5,
+            search_title: c.6,
+            search_body: c.7,
+        }
+    }
+}
+
+/// A recall of a result page, in result order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Hit {
+    pub score: i64,
+    pub rid: i64,
+    pub recall_date: String,
+    pub id: String,
+}
+
+/// Why a row could not be indexed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum IndexError {
+    #[error("recall {0}: row id out of range")]
+    Rid(i64),
+    #[error("recall {id}: recall date {date:?} is not YYYY-MM-DD")]
+    Date { id: String, date: String },
+    #[error("the index holds 2^32 document numbers; rebuild it")]
+    Full,
+}
+
+struct Doc {
+    rid: u32,
+    /// `YYYYMMDD`: larger is newer.
+    day: u32,
+    id: Box<str>,
+}
+
+/// Posting lists stay plain sorted vectors while short: most words (lot
+/// and model numbers, rare words) occur in a handful of recalls, and a
+/// bitmap per word would cost more than the word.
+const FEW: usize = 48;
+
+#[derive(Debug)]
+enum Postings {
+    Few(Vec<u32>),
+    Many(RoaringBitmap),
+}
+
+impl Default for Postings {
+    fn default() -> Self {
+        Postings::Few(Vec::new())
+    }
+}
+
+impl Postings {
+    /// Document numbers only grow, so a push keeps the list sorted.
+    fn push(&mut self, doc: u32) {
+        match self {
+            Postings::Few(list) if list.len() < FEW => list.push(doc),
+            Postings::Few(list) => {
+                let mut bitmap: RoaringBitmap = list.iter().copied().collect();
+                bitmap.insert(doc);
+                *self = Postings::Many(bitmap);
+            }
+            Postings::Many(bitmap) => {
+                bitmap.insert(doc);
+            }
+        }
+    }
+
+    fn to_bitmap(&self) -> RoaringBitmap {
+        match self {
+            Postings::Few(list) => list.iter().copied().collect(),
+            Postings::Many(bitmap) => bitmap.clone(),
+        }
+    }
+
+    fn shrink(&mut self) {
+        if let Postings::Few(list) = self {
+            list.shrink_to_fit();
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Word {
+    title: Postings,
+    body: Postings,
+}
+
+/// Below this many candidates a tier is sorted whole; above, it is read
+/// date by date, newest first, until the page is full.
+const SORT_WHOLE: u64 = 2_048;
+
+#[derive(Default)]
+pub(crate) struct RecallIndex {
+    docs: Vec<Doc>,
+    live: RoaringBitmap,
+    by_rid: HashMap<u32, u32>,
+    words: BTreeMap<Box<str>, Word>,
+    by_day: BTreeMap<u32, RoaringBitmap>,
+    by_agency: HashMap<Box<str>, RoaringBitmap>,
+    by_severity: HashMap<Box<str>, RoaringBitmap>,
+    by_category: HashMap<Box<str>, RoaringBitmap>,
+}
+
+/// What the index holds, for metrics and health pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexStats {
+    pub recalls: u64,
+    /// Document numbers of recalls changed since the last build.
+    pub dead: u64,
+    pub words: u64,
+}
+
+/// Facet key of a missing severity or category.
+const NONE: &str = "";
+
+fn day_of(date: &str) -> Option<u32> {
+    let d = date.as_bytes();
+    if d.len() != 10 || d[4] != b'-' || d[7] != b'-' {
+        return None;
+    }
+    date.chars().filter(|c| *c != '-').collect::<String>().parse().ok()
+}
+
+fn date_of(day: u32) -> String {
+    format!("{:04}-{:02}-{:02}", day / 10_000, day / 100 % 100, day % 100)
+}
+
+/// The distinct words of a search text (stored as normalized words
+/// separated by spaces).
+fn distinct_words(text: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = text.split_ascii_whitespace().collect();
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+impl RecallIndex {
+    pub(crate) fn stats(&self) -> IndexStats {
+        IndexStats {
+            recalls: self.live.len(),
+            dead: self.docs.len() as u64 - self.live.len(),
+            words: self.words.len() as u64,
+        }
+    }
+
+    /// Adds a recall, replacing the version indexed before (same row id).
+    pub(crate) fn upsert(&mut self, row: &IndexRow) -> Result<(), IndexError> {
+        let rid = u32::try_from(row.rid).map_err(|_| IndexError::Rid(row.rid))?;
+        let day = day_of(&row.recall_date)
+            .ok_or_else(|| IndexError::Date { id: row.id.clone(), date: row.recall_date.clone() })?;
+        let doc = u32::try_from(self.docs.len()).map_err(|_| IndexError::Full)?;
+        if let Some(old) = self.by_rid.insert(rid, doc) {
+            self.live.remove(old);
+        }
+        for (text, in_title) in [(row.search_title.as_str(), true), (row.search_body.as_str(), false)] {
+            for word in distinct_words(text) {
+                let entry = match self.words.get_mut(word) {
+                    Some(entry) => entry,
+                    None => self.words.entry(word.into()).or_default(),
+                };
+                if in_title { entry.title.push(doc) } else { entry.body.push(doc) }
+            }
+        }
+        self.by_day.entry(day).or_default().insert(doc);
+        let facet = |map: &mut HashMap<Box<str>, RoaringBitmap>, value: &str| match map.get_mut(value) {
+            Some(bitmap) => {
+                bitmap.insert(doc);
+            }
+            None => {
+                map.insert(value.into(), std::iter::once(doc).collect());
+            }
+        };
+        facet(&mut self.by_agency, &row.agency_code);
+        facet(&mut self.by_severity, row.severity.as_deref().unwrap_or(NONE));
+        facet(&mut self.by_category, row.risk_category.as_deref().unwrap_or(NONE));
+        self.docs.push(Doc { rid, day, id: row.id.as_str().into() });
+        self.live.insert(doc);
+        Ok(())
+    }
+
+    /// Releases the spare capacity left by building.
+    pub(crate) fn shrink(&mut self) {
+        for word in self.words.values_mut() {
+            word.title.shrink();
+            word.body.shrink();
+        }
+        self.docs.shrink_to_fit();
+    }
+
+    /// One page of `query` in result order (score desc, date desc, id asc)
+    /// strictly after `after`, skipping `offset`, and the total. `None` for
+    /// queries the SQL engines answer instead: an exact id (a primary-key
+    /// read) and more term groups than have tiers.
+    pub(crate) fn search(
+        &self,
+        query: &RecallQuery,
+        after: Option<&After>,
+        offset: u32,
+        limit: u32,
+    ) -> Option<(i64, Vec<Hit>)> {
+        if query.id.is_some() {
+            return None;
+        }
+        let tiers = if query.groups.is_empty() {
+            vec![Tier { score: POINTS_PER_TERM, combos: vec![Vec::new()] }]
+        } else {
+            tiers::tiers(&query.groups)?
+        };
+        let days = day_range(&query.filters);
+        let levels: Vec<GroupLevels> = query.groups.iter().map(|g| self.levels(g)).collect();
+
+        let mut matches = self.filtered(&query.filters);
+        for group in &levels {
+            matches &= &group.anywhere;
+        }
+        if days != (0, u32::MAX) {
+            matches = matches.iter().filter(|&d| in_days(self.docs[d as usize].day, days)).collect();
+        }
+        let total = matches.len();
+
+        let want = offset as usize + limit as usize;
+        let mut picked: Vec<(i64, u32)> = Vec::new();
+        for tier in &tiers {
+            if picked.len() >= want || (after.is_none() && picked.len() as u64 >= total) {
+                break;
+            }
+            let position = match after {
+                Some(a) if tier.score > a.score => continue,
+                Some(a) if tier.score == a.score => Some(a),
+                _ => None,
+            };
+            let mut members = RoaringBitmap::new();
+            for combo in &tier.combos {
+                let mut set = matches.clone();
+                for (group, level) in levels.iter().zip(combo) {
+                    set &= group.level(*level);
+                }
+                members |= set;
+            }
+            let need = want - picked.len();
+            picked.extend(self.in_order(&members, position, days, need).into_iter().map(|d| (tier.score, d)));
+        }
+        let hits = picked
+            .into_iter()
+            .skip(offset as usize)
+            .map(|(score, d)| {
+                let doc = &self.docs[d as usize];
+                Hit { score, rid: i64::from(doc.rid), recall_date: date_of(doc.day), id: doc.id.to_string() }
+            })
+            .collect();
+        Some((i64::try_from(total).unwrap_or(i64::MAX), hits))
+    }
+
+    /// Live recalls passing the agency, severity and category filters.
+    fn filtered(&self, filters: &RecallFilters) -> RoaringBitmap {
+        let mut set = self.live.clone();
+        if !filters.agencies.is_empty() {
+            let mut agencies = RoaringBitmap::new();
+            for agency in &filters.agencies {
+                if let Some(bitmap) = self.by_agency.get(agency.as_str()) {
+                    agencies |= bitmap;
+                }
+            }
+            set &= agencies;
+        }
+        let mut only = |map: &HashMap<Box<str>, RoaringBitmap>, value: &str| match map.get(value) {
+            Some(bitmap) => set &= bitmap,
+            None => set.clear(),
+        };
+        if let Some(severity) = filters.severity {
+            only(&self.by_severity, severity.as_str());
+        }
+        if let Some(category) = filters.risk_category {
+            only(&self.by_category, category.as_str());
+        }
+        set
+    }
+
+    /// The three levels of one term group (`tiers.rs`), as bitmaps.
+    fn levels(&self, group: &TermGroup) -> GroupLevels {
+        let whole = self.words.get(group.term.as_str()).map(|w| w.title.to_bitmap()).unwrap_or_default();
+        let mut matched: Vec<&Word> = Vec::new();
+        if group.term.len() >= MIN_PREFIX_LEN {
+            let from = Bound::Included(group.term.as_str());
+            matched.extend(
+                self.words
+                    .range::<str, _>((from, Bound::Unbounded))
+                    .take_while(|(w, _)| w.starts_with(group.term.as_str()))
+                    .map(|(_, word)| word),
+            );
+        } else {
+            matched.extend(self.words.get(group.term.as_str()));
+        }
+        matched.extend(group.variants.iter().filter_map(|v| self.words.get(v.as_str())));
+        let title_any = union(matched.iter().map(|w| &w.title));
+        let body_any = union(matched.iter().map(|w| &w.body));
+        let partial = &title_any - &whole;
+        let mut anywhere = body_any;
+        anywhere |= &title_any;
+        let elsewhere = &anywhere - &title_any;
+        GroupLevels { whole, partial, elsewhere, anywhere }
+    }
+
+    /// Up to `need` of `members` in result order (date desc, id asc),
+    /// strictly after `position` and inside `days`.
+    fn in_order(
+        &self,
+        members: &RoaringBitmap,
+        position: Option<&After>,
+        days: (u32, u32),
+        need: usize,
+    ) -> Vec<u32> {
+        let start = position.and_then(|a| day_of(&a.recall_date)).map_or(days.1, |d| d.min(days.1));
+        let after = |d: u32| -> bool {
+            let doc = &self.docs[d as usize];
+            match position {
+                None => true,
+                Some(a) => {
+                    let a_day = day_of(&a.recall_date).unwrap_or(u32::MAX);
+                    doc.day < a_day || (doc.day == a_day && *doc.id > *a.id.as_str())
+                }
+            }
+        };
+        let by_id = |a: &u32, b: &u32| self.docs[*a as usize].id.cmp(&self.docs[*b as usize].id);
+        if members.len() <= SORT_WHOLE {
+            let mut found: Vec<u32> = members
+                .iter()
+                .filter(|&d| in_days(self.docs[d as usize].day, (days.0, start)) && after(d))
+                .collect();
+            found.sort_unstable_by(|a, b| {
+                self.docs[*b as usize].day.cmp(&self.docs[*a as usize].day).then_with(|| by_id(a, b))
+            });
+            found.truncate(need);
+            return found;
+        }
+        let mut found = Vec::with_capacity(need);
+        for (_, day) in self.by_day.range(days.0..=start).rev() {
+            let mut of_day: Vec<u32> = (members & day).iter().filter(|&d| after(d)).collect();
+            of_day.sort_unstable_by(by_id);
+            found.extend(of_day.into_iter().take(need - found.len()));
+            if found.len() >= need {
+                break;
+            }
+        }
+        found
+    }
+}
+
+struct GroupLevels {
+    whole: RoaringBitmap,
+    partial: RoaringBitmap,
+    elsewhere: RoaringBitmap,
+    anywhere: RoaringBitmap,
+}
+
+impl GroupLevels {
+    fn level(&self, level: Level) -> &RoaringBitmap {
+        match level {
+            Level::Whole => &self.whole,
+            Level::Partial => &self.partial,
+            Level::Elsewhere => &self.elsewhere,
+        }
+    }
+}
+
+/// The union of many posting lists at once: a prefix such as "car" stands
+/// for hundreds of words. Short lists are merged as one sorted vector, long
+/// ones by roaring's multi-way union (one pass per container instead of one
+/// growing copy per list).
+fn union<'a>(lists: impl Iterator<Item = &'a Postings>) -> RoaringBitmap {
+    let mut few: Vec<u32> = Vec::new();
+    let mut many: Vec<&RoaringBitmap> = Vec::new();
+    for list in lists {
+        match list {
+            Postings::Few(docs) => few.extend_from_slice(docs),
+            Postings::Many(bitmap) => many.push(bitmap),
+        }
+    }
+    few.sort_unstable();
+    few.dedup();
+    let few = RoaringBitmap::from_sorted_iter(few).unwrap_or_default();
+    if many.is_empty() {
+        return few;
+    }
+    many.push(&few);
+    many.into_iter().union()
+}
+
+/// The date filters as an inclusive `YYYYMMDD` range.
+fn day_range(filters: &RecallFilters) -> (u32, u32) {
+    let day = |d: time::Date| day_of(&ymd::format(d));
+    (filters.date_from.and_then(day).unwrap_or(0), filters.date_to.and_then(day).unwrap_or(u32::MAX))
+}
+
+fn in_days(day: u32, (from, to): (u32, u32)) -> bool {
+    from <= day && day <= to
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use babyshield_domain::{AgencyCode, Severity};
+
+    fn row(rid: i64, id: &str, date: &str, title: &str, body: &str) -> IndexRow {
+        IndexRow {
+            rid,
+            id: id.into(),
+            recall_date: date.into(),
+            agency_code: if rid % 2 == 0 { "CPSC".into() } else { "FDA".into() },
+            severity: (rid % 3 == 0).then(|| "high".to_string()),
+            risk_category: None,
+            search_title: format!(" {title} "),
+            search_body: body.into(),
+        }
+    }
+
+    fn group(term: &str, variants: &[&str]) -> TermGroup {
+        TermGroup { term: term.into(), variants: variants.iter().map(|v| v.to_string()).collect() }
+    }
+
+    fn query(groups: Vec<TermGroup>) -> RecallQuery {
+        RecallQuery { groups, id: None, filters: RecallFilters::default() }
+    }
+
+    fn ids(hits: &[Hit]) -> Vec<(i64, &str)> {
+        hits.iter().map(|h| (h.score, h.id.as_str())).collect()
+    }
+
+    fn index() -> RecallIndex {
+        let mut index = RecallIndex::default();
+        for r in [
+            row(1, "A-1", "2024-01-05", "crib sheet", "soft"),
+            row(2, "A-2", "2024-01-06", "cribs and bumpers", "crib"),
+            row(3, "A-3", "2024-01-06", "stroller", "a crib was involved"),
+            row(4, "A-0", "2024-01-06", "crib", ""),
+            row(5, "A-5", "2023-05-01", "cirb typo", ""),
+        ] {
+            index.upsert(&r).unwrap();
+        }
+        index
+    }
+
+    #[test]
+    fn levels_score_whole_then_partial_then_elsewhere_newest_first() {
+        let (total, hits) = index().search(&query(vec![group("crib", &[])]), None, 0, 10).unwrap();
+        assert_eq!(total, 4);
+        // 100: whole title word, newest date first, then id; 70: "cribs";
+        // 40: only the body says crib.
+        assert_eq!(ids(&hits), vec![(100, "A-0"), (100, "A-1"), (70, "A-2"), (40, "A-3")]);
+        assert_eq!(hits[0].recall_date, "2024-01-06");
+        assert_eq!(hits[0].rid, 4);
+    }
+
+    #[test]
+    fn typo_variants_match_partially_and_keyset_positions_resume() {
+        let ix = index();
+        let q = query(vec![group("cirb", &["crib"])]);
+        let (total, all) = ix.search(&q, None, 0, 10).unwrap();
+        assert_eq!(total, 5);
+        // "cirb" itself is a whole word of A-5; "crib" (a variant) is partial.
+        assert_eq!(all[0].id, "A-5");
+        let mut walked = Vec::new();
+        let mut after: Option<After> = None;
+        loop {
+            let (_, page) = ix.search(&q, after.as_ref(), 0, 2).unwrap();
+            if page.is_empty() {
+                break;
+            }
+            let last = page.last().unwrap();
+            after =
+                Some(After { score: last.score, recall_date: last.recall_date.clone(), id: last.id.clone() });
+            walked.extend(page);
+        }
+        assert_eq!(walked, all);
+        let (_, skipped) = ix.search(&q, None, 3, 10).unwrap();
+        assert_eq!(skipped, all[3..].to_vec());
+    }
+
+    #[test]
+    fn a_changed_recall_replaces_its_old_version() {
+        let mut ix = index();
+        ix.upsert(&row(4, "A-0", "2020-01-01", "lamp", "")).unwrap();
+        let (total, hits) = ix.search(&query(vec![group("crib", &[])]), None, 0, 10).unwrap();
+        assert_eq!(total, 3);
+        assert!(hits.iter().all(|h| h.id != "A-0"));
+        let (_, lamp) = ix.search(&query(vec![group("lamp", &[])]), None, 0, 10).unwrap();
+        assert_eq!(ids(&lamp), vec![(100, "A-0")]);
+        assert_eq!(lamp[0].recall_date, "2020-01-01");
+        assert_eq!(ix.stats(), IndexStats { recalls: 5, dead: 1, words: ix.stats().words });
+    }
+
+    #[test]
+    fn filters_restrict_matches_and_the_total() {
+        let ix = index();
+        let mut q = query(vec![group("crib", &[])]);
+        q.filters.agencies = vec![AgencyCode::parse("CPSC").unwrap()];
+        let (total, hits) = ix.search(&q, None, 0, 10).unwrap();
+        assert_eq!((total, ids(&hits)), (2, vec![(100, "A-0"), (70, "A-2")]));
+        q.filters.agencies.clear();
+        q.filters.severity = Some(Severity::High);
+        assert_eq!(ix.search(&q, None, 0, 10).unwrap().0, 1);
+        q.filters.severity = None;
+        q.filters.date_from = ymd::parse("2024-01-06");
+        q.filters.date_to = ymd::parse("2024-01-06");
+        let (total, hits) = ix.search(&q, None, 0, 10).unwrap();
+        assert_eq!((total, ids(&hits)), (3, vec![(100, "A-0"), (70, "A-2"), (40, "A-3")]));
+    }
+
+    #[test]
+    fn no_terms_lists_every_recall_newest_first() {
+        let (total, hits) = index().search(&query(Vec::new()), None, 0, 3).unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(ids(&hits), vec![(100, "A-0"), (100, "A-2"), (100, "A-3")]);
+    }
+
+    #[test]
+    fn short_terms_match_whole_words_only_and_id_queries_go_to_sql() {
+        let mut ix = RecallIndex::default();
+        ix.upsert(&row(1, "B-1", "2024-01-01", "tv stand", "")).unwrap();
+        ix.upsert(&row(2, "B-2", "2024-01-01", "tvs", "")).unwrap();
+        let (total, hits) = ix.search(&query(vec![group("tv", &[])]), None, 0, 10).unwrap();
+        assert_eq!((total, ids(&hits)), (1, vec![(100, "B-1")]));
+        let mut by_id = query(Vec::new());
+        by_id.id = Some("B-1".into());
+        assert!(ix.search(&by_id, None, 0, 10).is_none());
+    }
+
+    #[test]
+    fn large_tiers_are_read_date_by_date() {
+        let mut ix = RecallIndex::default();
+        for i in 0..5_000i64 {
+            let date = format!("2020-{:02}-{:02}", 1 + (i % 12), 1 + (i % 28));
+            ix.upsert(&row(i + 1, &format!("C-{:05}", (i * 7919) % 10_000), &date, "crib", "")).unwrap();
+        }
+        let q = query(vec![group("crib", &[])]);
+        let (total, hits) = ix.search(&q, None, 0, 50).unwrap();
+        assert_eq!(total, 5_000);
+        let mut sorted = hits.clone();
+        sorted.sort_by(|a, b| b.recall_date.cmp(&a.recall_date).then_with(|| a.id.cmp(&b.id)));
+        assert_eq!(hits, sorted);
+        assert_eq!(hits[0].recall_date, "2020-12-28");
+        let last = hits.last().unwrap();
+        let after = After { score: last.score, recall_date: last.recall_date.clone(), id: last.id.clone() };
+        let (_, next) = ix.search(&q, Some(&after), 0, 1).unwrap();
+        let (_, both) = ix.search(&q, None, 0, 51).unwrap();
+        assert_eq!(next[0], both[50]);
+    }
+
+    #[test]
+    fn bad_rows_are_refused() {
+        let mut ix = RecallIndex::default();
+        assert!(matches!(ix.upsert(&row(-1, "X", "2024-01-01", "a", "")), Err(IndexError::Rid(-1))));
+        assert!(matches!(ix.upsert(&row(1, "X", "01/02/2024", "a", "")), Err(IndexError::Date { .. })));
+        assert_eq!(ix.stats().recalls, 0);
+    }
+}
