@@ -18,6 +18,9 @@ use crate::{
     state::AppState,
 };
 
+/// Largest catalogue indexed before the server listens.
+const INDEX_BEFORE_LISTENING: i64 = 100_000;
+
 pub struct Application {
     listener: TcpListener,
     state: AppState,
@@ -66,10 +69,22 @@ impl Application {
                 "loaded the bundled sample recalls"
             );
         }
-        // Searches run in SQL until the index is built; a failed build is
-        // retried by the catalogue's refresher.
-        if let Err(e) = store.refresh_search_index().await {
-            tracing::warn!(error = %e, "search index not built yet; searches use the database until it is");
+        // A small catalogue is indexed before the first request (a few
+        // seconds at 100,000 recalls); a large one by the catalogue's
+        // refresher once the service listens (about 40 s per million), and
+        // searches use the database until then.
+        if config.search.in_memory_index {
+            match store.count_recalls().await {
+                Ok(count) if count <= INDEX_BEFORE_LISTENING => {
+                    if let Err(e) = store.refresh_search_index().await {
+                        tracing::warn!(error = %e, "search index not built yet; searches use the database until it is");
+                    }
+                }
+                Ok(count) => tracing::info!(recalls = count, "search index builds in the background"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot count recalls; the search index builds in the background")
+                }
+            }
         }
         let redis = match &config.redis.url {
             Some(url) => Some(Arc::new(

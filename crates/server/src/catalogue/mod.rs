@@ -52,6 +52,8 @@ pub struct Catalogue {
     cache: ResponseCache,
     /// Bounds the searches that reach the database (`search.max_concurrent`).
     bulkhead: Bulkhead,
+    /// `search.in_memory_index`.
+    index_enabled: bool,
 }
 
 impl Catalogue {
@@ -65,6 +67,7 @@ impl Catalogue {
             vocabulary_generation: (-1).into(),
             cache: ResponseCache::new(&config.cache, redis),
             bulkhead: Bulkhead::new(config.search.max_concurrent, config.search.max_queued),
+            index_enabled: config.search.in_memory_index,
         }
     }
 
@@ -249,6 +252,7 @@ impl Catalogue {
     /// instances and the `import` command write too) until shutdown.
     pub fn spawn_refresher(self: &Arc<Self>, lifecycle: &Lifecycle) {
         self.spawn_generation_watch(lifecycle);
+        self.spawn_index_refresher(lifecycle);
         let catalogue = Arc::clone(self);
         let shutdown = lifecycle.shutdown_token();
         lifecycle.spawn(async move {
@@ -261,6 +265,43 @@ impl Catalogue {
                         if let Err(e) = catalogue.refresh_vocabulary().await {
                             tracing::warn!(error = %e, "search vocabulary refresh failed");
                         }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Keeps the in-memory search index current with writes of other
+    /// processes (this process's own writes reach it at once), builds it
+    /// when it was not built at start, and compacts it when changed recalls
+    /// crowd it; at the generation poll's pace, in a task of its own so a
+    /// build does not hold up the cache's generation.
+    fn spawn_index_refresher(self: &Arc<Self>, lifecycle: &Lifecycle) {
+        if !self.index_enabled {
+            return;
+        }
+        let catalogue = Arc::clone(self);
+        let shutdown = lifecycle.shutdown_token();
+        lifecycle.spawn(async move {
+            let mut tick = tokio::time::interval(catalogue.cache.poll_interval());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing = false;
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let refresh = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    refresh = catalogue.store.refresh_search_index() => refresh,
+                };
+                match refresh {
+                    Ok(_) => failing = false,
+                    Err(e) => {
+                        if !failing {
+                            tracing::warn!(error = %e, "search index refresh failed; searches use the database until it is built");
+                        }
+                        failing = true;
                     }
                 }
             }
@@ -295,11 +336,6 @@ impl Catalogue {
                     }
                 };
                 failing = false;
-                // Applies what changed (or builds the index if its first
-                // build failed), so searches rarely find it behind.
-                if let Err(e) = catalogue.store.refresh_search_index().await {
-                    tracing::warn!(error = %e, "search index refresh failed; searches use the database meanwhile");
-                }
                 if generation >= catalogue.cache.generation() {
                     lower_seen = None;
                     catalogue.cache.observe_generation(generation);

@@ -20,6 +20,7 @@ use crate::harness::{Db, TestApp};
 crate::on_both_databases!(
     tiers_agree_with_ranking_every_match_on_every_page,
     the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh,
+    a_crowded_index_is_rebuilt_compact_and_answers_the_same,
 );
 
 const WORDS: &[&str] = &[
@@ -284,4 +285,48 @@ async fn the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh(db:
     import(recall_line("CPSC-90001", "Walrus crib")).await;
     assert_eq!(store.refresh_search_index().await.unwrap(), IndexRefresh::Current);
     assert_eq!(store.search_index_stats().unwrap().dead, 1);
+}
+
+async fn a_crowded_index_is_rebuilt_compact_and_answers_the_same(db: Db) {
+    let app = TestApp::spawn(db).await;
+    // A store of its own, compacting after a few changed recalls.
+    let store = babyshield_server::open_store(app.state.config())
+        .await
+        .unwrap()
+        .with_search_index_compacting_after(5);
+    let import = |suffix: &'static str| {
+        let store = store.clone();
+        async move {
+            let lines: Vec<String> = (0..8)
+                .map(|i| recall_line(&format!("CPSC-8100{i}"), &format!("Kettle {suffix} {i}")))
+                .collect();
+            babyshield_server::import::import_jsonl(
+                &store,
+                std::io::Cursor::new(lines.join("\n")),
+                100,
+                |_| {},
+            )
+            .await
+            .unwrap()
+        }
+    };
+    import("red").await;
+    assert!(matches!(store.refresh_search_index().await.unwrap(), IndexRefresh::Built { recalls: 8 }));
+    // Changed twice, each time seen by a search: 16 old versions against
+    // 8 live recalls.
+    let kettle =
+        RecallQuery { groups: vec![group("kettle", &[])], id: None, filters: RecallFilters::default() };
+    import("blue").await;
+    assert_eq!(store.search_recalls(&kettle, None, 0, 20).await.unwrap().total, 8);
+    import("green").await;
+    let green = RecallQuery { groups: vec![group("green", &[])], ..kettle.clone() };
+    let before = rows(&store.search_recalls(&kettle, None, 0, 20).await.unwrap().items);
+    assert_eq!(store.search_index_stats().unwrap().dead, 16);
+
+    assert_eq!(store.refresh_search_index().await.unwrap(), IndexRefresh::Built { recalls: 8 });
+    assert_eq!(store.search_index_stats().unwrap().dead, 0);
+    assert_eq!(rows(&store.search_recalls(&kettle, None, 0, 20).await.unwrap().items), before);
+    assert_eq!(store.search_recalls(&green, None, 0, 20).await.unwrap().total, 8);
+    let blue = RecallQuery { groups: vec![group("blue", &[])], ..kettle };
+    assert_eq!(store.search_recalls(&blue, None, 0, 20).await.unwrap().total, 0);
 }

@@ -33,7 +33,6 @@ const BUILD_CHUNK: i64 = 20_000;
 const COLUMNS: &str = "rid, id, recall_date, agency_code, severity, risk_category, search_title, search_body";
 
 /// The index and the generation it reflects; shared by the clones of a Store.
-#[derive(Default)]
 pub(crate) struct SearchIndex {
     state: RwLock<Option<Indexed>>,
     /// One build or catch-up at a time; searches that find the index behind
@@ -42,12 +41,29 @@ pub(crate) struct SearchIndex {
     /// The newest catalogue generation known to be committed (by a write of
     /// this process, or read by a refresh).
     known: AtomicI64,
+    /// Dead document numbers tolerated before a compaction, at least.
+    compact_after_dead: u64,
 }
 
 struct Indexed {
     index: RecallIndex,
     generation: i64,
 }
+
+impl Indexed {
+    /// Applies changed rows and moves to `generation`.
+    fn apply(&mut self, rows: &[IndexRow], generation: i64) -> Result<(), StorageError> {
+        for row in rows {
+            self.index.upsert(row).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        }
+        self.generation = generation;
+        Ok(())
+    }
+}
+
+/// Dead document numbers (old versions of changed recalls) tolerated
+/// before a compaction, at least; beyond that, as many as live ones.
+const COMPACT_AFTER_DEAD: u64 = 10_000;
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -56,6 +72,15 @@ impl std::fmt::Debug for SearchIndex {
 }
 
 impl SearchIndex {
+    fn new(compact_after_dead: u64) -> SearchIndex {
+        SearchIndex {
+            state: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+            known: AtomicI64::new(0),
+            compact_after_dead,
+        }
+    }
+
     fn generation(&self) -> Option<i64> {
         self.read().as_ref().map(|s| s.generation)
     }
@@ -105,8 +130,15 @@ impl Store {
     /// Answers searches from an in-memory index (built by the first
     /// [`Store::refresh_search_index`]) instead of the database's full-text
     /// indexes. Clones made afterwards share it.
-    pub fn with_search_index(mut self) -> Store {
-        self.search_index = Some(Arc::new(SearchIndex::default()));
+    pub fn with_search_index(self) -> Store {
+        self.with_search_index_compacting_after(COMPACT_AFTER_DEAD)
+    }
+
+    /// [`Store::with_search_index`], compacting once `dead` old versions
+    /// (and as many as live recalls) accumulate; tests use small values.
+    #[doc(hidden)]
+    pub fn with_search_index_compacting_after(mut self, dead: u64) -> Store {
+        self.search_index = Some(Arc::new(SearchIndex::new(dead)));
         self
     }
 
@@ -115,14 +147,22 @@ impl Store {
         self.search_index.as_ref().and_then(|s| s.stats())
     }
 
-    /// Builds the index when it is not built yet (or when changed recalls
-    /// left more dead entries than live ones, or the database's generation
-    /// went back, as after a restore), otherwise applies what changed.
+    /// Builds the index when it is not built yet (or when the database's
+    /// generation went back, as after a restore), otherwise applies what
+    /// changed; then, when changed recalls left more dead document numbers
+    /// than live ones, builds a compact index beside the current one, which
+    /// keeps answering until the new one replaces it. The server runs this
+    /// in the background at every `cache.generation_poll_ms`.
     pub async fn refresh_search_index(&self) -> Result<IndexRefresh, StorageError> {
-        match self.search_index.clone() {
-            None => Ok(IndexRefresh::Disabled),
-            Some(slot) => self.bring_up_to_date(&slot).await,
+        let Some(slot) = self.search_index.clone() else {
+            return Ok(IndexRefresh::Disabled);
+        };
+        let refresh = self.bring_up_to_date(&slot).await?;
+        let crowded = slot.stats().is_some_and(|s| s.dead > s.recalls.max(slot.compact_after_dead));
+        if crowded {
+            return self.compact(&slot).await;
         }
+        Ok(refresh)
     }
 
     /// The index with every generation known to this process applied;
@@ -154,62 +194,31 @@ impl Store {
         // may have moved the index past a generation read before it.
         let generation = self.catalogue_generation().await?;
         slot.know(generation);
-        let (have, rebuild) = {
-            let state = slot.read();
-            match state.as_ref() {
-                None => (0, true),
-                Some(s) => {
-                    let stats = s.index.stats();
-                    (s.generation, s.generation > generation || stats.dead > stats.recalls.max(10_000))
-                }
-            }
-        };
-        if rebuild {
-            let started = std::time::Instant::now();
+        let have = slot.generation();
+        if have.is_none_or(|have| have > generation) {
             let indexed = self.build_index(generation).await?;
-            let stats = indexed.index.stats();
-            tracing::info!(
-                recalls = stats.recalls,
-                words = stats.words,
-                generation,
-                ms = started.elapsed().as_millis() as u64,
-                "search index built"
-            );
+            let recalls = indexed.index.stats().recalls;
             *slot.write() = Some(indexed);
             // After a restore the database's generation is below what this
             // process knew; from now on the database's count is the truth.
-            if have > generation {
+            if have.is_some() {
                 slot.known.store(generation, Ordering::SeqCst);
             }
-            return Ok(IndexRefresh::Built { recalls: stats.recalls });
+            return Ok(IndexRefresh::Built { recalls });
         }
+        let have = have.unwrap_or_default();
         if have >= generation {
             return Ok(IndexRefresh::Current);
         }
-        let sql = format!(
-            "SELECT {COLUMNS}, change_gen FROM recalls WHERE change_gen > $1 ORDER BY change_gen, rid"
-        );
-        let rows: Vec<(i64, IndexRow)> = self
-            .read(|| async {
-                let rows: Vec<ChangedColumns> = crate::on_pool!(self, p => {
-                    sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(have).fetch_all(p).await?
-                });
-                Ok(rows.into_iter().map(split_changed).collect())
-            })
-            .await?;
-        // Generations commit in order: every row of a generation up to the
-        // newest one read here is among the rows read.
-        let newest = rows.iter().map(|(g, _)| *g).max().unwrap_or(generation).max(generation);
+        let (rows, newest) = self.changes_since(have, generation).await?;
         let count = rows.len() as u64;
         let slot = Arc::clone(slot);
-        tokio::task::spawn_blocking(move || -> Result<(), StorageError> {
+        tokio::task::spawn_blocking(move || {
             let mut state = slot.write();
-            let Some(indexed) = state.as_mut() else { return Ok(()) };
-            for (_, row) in &rows {
-                indexed.index.upsert(row).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            match state.as_mut() {
+                Some(indexed) => indexed.apply(&rows, newest),
+                None => Ok(()),
             }
-            indexed.generation = newest;
-            Ok(())
         })
         .await
         .map_err(|e| StorageError::Unavailable(format!("search index update failed: {e}")))??;
@@ -217,7 +226,48 @@ impl Store {
         Ok(IndexRefresh::CaughtUp { rows: count })
     }
 
+    /// Builds a new index while the current one serves, catches it up
+    /// under the refresh turn, and swaps it in.
+    async fn compact(&self, slot: &Arc<SearchIndex>) -> Result<IndexRefresh, StorageError> {
+        let generation = self.catalogue_generation().await?;
+        let mut fresh = self.build_index(generation).await?;
+        let _turn = slot.refresh.lock().await;
+        let now = self.catalogue_generation().await?;
+        if now > generation {
+            let (rows, newest) = self.changes_since(generation, now).await?;
+            fresh = tokio::task::spawn_blocking(move || fresh.apply(&rows, newest).map(|()| fresh))
+                .await
+                .map_err(|e| StorageError::Unavailable(format!("search index update failed: {e}")))??;
+        }
+        let recalls = fresh.index.stats().recalls;
+        *slot.write() = Some(fresh);
+        Ok(IndexRefresh::Built { recalls })
+    }
+
+    /// The rows written after generation `have`, with the generation the
+    /// index reaches once they are applied (at least `known`).
+    async fn changes_since(&self, have: i64, known: i64) -> Result<(Vec<IndexRow>, i64), StorageError> {
+        let sql = format!(
+            "SELECT {COLUMNS}, change_gen FROM recalls WHERE change_gen > $1 ORDER BY change_gen, rid"
+        );
+        let rows: Vec<ChangedColumns> = self
+            .read(|| async {
+                Ok(crate::on_pool!(self, p => {
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(have).fetch_all(p).await?
+                }))
+            })
+            .await?;
+        // Generations commit in order: every row of a generation up to the
+        // newest one read here is among the rows read.
+        let newest = rows.iter().map(|c| c.8).max().unwrap_or(known).max(known);
+        Ok((
+            rows.into_iter().map(|c| IndexRow::from((c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7))).collect(),
+            newest,
+        ))
+    }
+
     async fn build_index(&self, generation: i64) -> Result<Indexed, StorageError> {
+        let started = std::time::Instant::now();
         let mut index = RecallIndex::default();
         let mut last_rid = 0i64;
         let sql = format!("SELECT {COLUMNS} FROM recalls WHERE rid > $1 ORDER BY rid LIMIT $2");
@@ -251,12 +301,16 @@ impl Store {
         })
         .await
         .map_err(|e| StorageError::Unavailable(format!("search index build failed: {e}")))?;
+        let stats = index.stats();
+        tracing::info!(
+            recalls = stats.recalls,
+            words = stats.words,
+            generation,
+            ms = started.elapsed().as_millis() as u64,
+            "search index built"
+        );
         Ok(Indexed { index, generation })
     }
 }
 
 type ChangedColumns = (i64, String, String, String, Option<String>, Option<String>, String, String, i64);
-
-fn split_changed(c: ChangedColumns) -> (i64, IndexRow) {
-    (c.8, IndexRow::from((c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7)))
-}

@@ -115,8 +115,16 @@ impl Store {
         offset: u32,
         limit: u32,
     ) -> Result<Option<RecallPage>, StorageError> {
-        let Some(slot) = self.current_search_index().await? else {
-            return Ok(None);
+        let slot = match self.current_search_index().await {
+            Ok(Some(slot)) => slot,
+            Ok(None) => return Ok(None),
+            Err(e @ StorageError::Unavailable(_)) => return Err(e),
+            // A row the index cannot take (it never should): the database
+            // still answers, and the refresher keeps reporting it.
+            Err(e) => {
+                tracing::warn!(error = %e, "search index cannot catch up; searching in the database");
+                return Ok(None);
+            }
         };
         let Some((total, hits)) = slot.with(|index| index.search(query, after, offset, limit)).flatten()
         else {

@@ -2,9 +2,10 @@
 //! recalls a matter of bitmaps instead of database scans.
 //!
 //! Every recall gets a document number in the order it was indexed. Each
-//! word of the search text has two compressed bitmaps of document numbers
-//! (title and body), and each filter value (agency, severity, category) and
-//! each recall date one more. A query is then set algebra:
+//! word of the search text has two posting lists of document numbers (title
+//! and body; `bits.rs` picks a sorted list or plain bits by density), and
+//! each filter value (agency, severity, category) and each
+//! recall date one more. A query is then set algebra over plain bitsets:
 //! - a term group's three levels (whole title word, partial title match,
 //!   elsewhere; `tiers.rs`) are unions of the bitmaps of the words it
 //!   matches (the term, the words it is a prefix of, its typo variants);
@@ -22,7 +23,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use babyshield_domain::{RecallFilters, ymd};
-use roaring::{MultiOps, RoaringBitmap};
+mod bits;
+use bits::{Bits, Postings};
 
 use super::{
     dialect::MIN_PREFIX_LEN,
@@ -88,53 +90,6 @@ struct Doc {
     id: Box<str>,
 }
 
-/// Posting lists stay plain sorted vectors while short: most words (lot
-/// and model numbers, rare words) occur in a handful of recalls, and a
-/// bitmap per word would cost more than the word.
-const FEW: usize = 48;
-
-#[derive(Debug)]
-enum Postings {
-    Few(Vec<u32>),
-    Many(RoaringBitmap),
-}
-
-impl Default for Postings {
-    fn default() -> Self {
-        Postings::Few(Vec::new())
-    }
-}
-
-impl Postings {
-    /// Document numbers only grow, so a push keeps the list sorted.
-    fn push(&mut self, doc: u32) {
-        match self {
-            Postings::Few(list) if list.len() < FEW => list.push(doc),
-            Postings::Few(list) => {
-                let mut bitmap: RoaringBitmap = list.iter().copied().collect();
-                bitmap.insert(doc);
-                *self = Postings::Many(bitmap);
-            }
-            Postings::Many(bitmap) => {
-                bitmap.insert(doc);
-            }
-        }
-    }
-
-    fn to_bitmap(&self) -> RoaringBitmap {
-        match self {
-            Postings::Few(list) => list.iter().copied().collect(),
-            Postings::Many(bitmap) => bitmap.clone(),
-        }
-    }
-
-    fn shrink(&mut self) {
-        if let Postings::Few(list) = self {
-            list.shrink_to_fit();
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 struct Word {
     title: Postings,
@@ -148,13 +103,17 @@ const SORT_WHOLE: u64 = 2_048;
 #[derive(Default)]
 pub(crate) struct RecallIndex {
     docs: Vec<Doc>,
-    live: RoaringBitmap,
+    /// The current version of each recall (a changed recall's old number
+    /// leaves it).
+    live: Bits,
+    live_count: u64,
     by_rid: HashMap<u32, u32>,
     words: BTreeMap<Box<str>, Word>,
-    by_day: BTreeMap<u32, RoaringBitmap>,
-    by_agency: HashMap<Box<str>, RoaringBitmap>,
-    by_severity: HashMap<Box<str>, RoaringBitmap>,
-    by_category: HashMap<Box<str>, RoaringBitmap>,
+    /// Document numbers of each recall date, ascending.
+    by_day: BTreeMap<u32, Vec<u32>>,
+    by_agency: HashMap<Box<str>, Postings>,
+    by_severity: HashMap<Box<str>, Postings>,
+    by_category: HashMap<Box<str>, Postings>,
 }
 
 /// What the index holds, for metrics and health pages.
@@ -194,8 +153,8 @@ fn distinct_words(text: &str) -> Vec<&str> {
 impl RecallIndex {
     pub(crate) fn stats(&self) -> IndexStats {
         IndexStats {
-            recalls: self.live.len(),
-            dead: self.docs.len() as u64 - self.live.len(),
+            recalls: self.live_count,
+            dead: self.docs.len() as u64 - self.live_count,
             words: self.words.len() as u64,
         }
     }
@@ -208,6 +167,7 @@ impl RecallIndex {
         let doc = u32::try_from(self.docs.len()).map_err(|_| IndexError::Full)?;
         if let Some(old) = self.by_rid.insert(rid, doc) {
             self.live.remove(old);
+            self.live_count -= 1;
         }
         for (text, in_title) in [(row.search_title.as_str(), true), (row.search_body.as_str(), false)] {
             for word in distinct_words(text) {
@@ -218,13 +178,13 @@ impl RecallIndex {
                 if in_title { entry.title.push(doc) } else { entry.body.push(doc) }
             }
         }
-        self.by_day.entry(day).or_default().insert(doc);
-        let facet = |map: &mut HashMap<Box<str>, RoaringBitmap>, value: &str| match map.get_mut(value) {
-            Some(bitmap) => {
-                bitmap.insert(doc);
-            }
+        self.by_day.entry(day).or_default().push(doc);
+        let facet = |map: &mut HashMap<Box<str>, Postings>, value: &str| match map.get_mut(value) {
+            Some(postings) => postings.push(doc),
             None => {
-                map.insert(value.into(), std::iter::once(doc).collect());
+                let mut postings = Postings::default();
+                postings.push(doc);
+                map.insert(value.into(), postings);
             }
         };
         facet(&mut self.by_agency, &row.agency_code);
@@ -232,6 +192,7 @@ impl RecallIndex {
         facet(&mut self.by_category, row.risk_category.as_deref().unwrap_or(NONE));
         self.docs.push(Doc { rid, day, id: row.id.as_str().into() });
         self.live.insert(doc);
+        self.live_count += 1;
         Ok(())
     }
 
@@ -240,6 +201,9 @@ impl RecallIndex {
         for word in self.words.values_mut() {
             word.title.shrink();
             word.body.shrink();
+        }
+        for facets in [&mut self.by_agency, &mut self.by_severity, &mut self.by_category] {
+            facets.values_mut().for_each(Postings::shrink);
         }
         self.docs.shrink_to_fit();
     }
@@ -268,10 +232,10 @@ impl RecallIndex {
 
         let mut matches = self.filtered(&query.filters);
         for group in &levels {
-            matches &= &group.anywhere;
+            matches.and(&group.anywhere);
         }
         if days != (0, u32::MAX) {
-            matches = matches.iter().filter(|&d| in_days(self.docs[d as usize].day, days)).collect();
+            matches.retain(|d| in_days(self.docs[d as usize].day, days));
         }
         let total = matches.len();
 
@@ -286,13 +250,13 @@ impl RecallIndex {
                 Some(a) if tier.score == a.score => Some(a),
                 _ => None,
             };
-            let mut members = RoaringBitmap::new();
+            let mut members = Bits::zeros(self.docs.len());
             for combo in &tier.combos {
                 let mut set = matches.clone();
                 for (group, level) in levels.iter().zip(combo) {
-                    set &= group.level(*level);
+                    set.and(group.level(*level));
                 }
-                members |= set;
+                members.or(&set);
             }
             let need = want - picked.len();
             picked.extend(self.in_order(&members, position, days, need).into_iter().map(|d| (tier.score, d)));
@@ -309,33 +273,33 @@ impl RecallIndex {
     }
 
     /// Live recalls passing the agency, severity and category filters.
-    fn filtered(&self, filters: &RecallFilters) -> RoaringBitmap {
+    fn filtered(&self, filters: &RecallFilters) -> Bits {
+        // `live` has a bit for every document number there is.
         let mut set = self.live.clone();
-        if !filters.agencies.is_empty() {
-            let mut agencies = RoaringBitmap::new();
-            for agency in &filters.agencies {
-                if let Some(bitmap) = self.by_agency.get(agency.as_str()) {
-                    agencies |= bitmap;
-                }
-            }
-            set &= agencies;
-        }
-        let mut only = |map: &HashMap<Box<str>, RoaringBitmap>, value: &str| match map.get(value) {
-            Some(bitmap) => set &= bitmap,
-            None => set.clear(),
+        let mut only = |values: &mut dyn Iterator<Item = Option<&Postings>>| {
+            let mut allowed = Bits::zeros(self.docs.len());
+            values.flatten().for_each(|postings| postings.add_to(&mut allowed));
+            set.and(&allowed);
         };
+        if !filters.agencies.is_empty() {
+            only(&mut filters.agencies.iter().map(|a| self.by_agency.get(a.as_str())));
+        }
         if let Some(severity) = filters.severity {
-            only(&self.by_severity, severity.as_str());
+            only(&mut std::iter::once(self.by_severity.get(severity.as_str())));
         }
         if let Some(category) = filters.risk_category {
-            only(&self.by_category, category.as_str());
+            only(&mut std::iter::once(self.by_category.get(category.as_str())));
         }
         set
     }
 
-    /// The three levels of one term group (`tiers.rs`), as bitmaps.
+    /// The three levels of one term group (`tiers.rs`), as bitsets.
     fn levels(&self, group: &TermGroup) -> GroupLevels {
-        let whole = self.words.get(group.term.as_str()).map(|w| w.title.to_bitmap()).unwrap_or_default();
+        let n = self.docs.len();
+        let mut whole = Bits::zeros(n);
+        if let Some(word) = self.words.get(group.term.as_str()) {
+            word.title.add_to(&mut whole);
+        }
         let mut matched: Vec<&Word> = Vec::new();
         if group.term.len() >= MIN_PREFIX_LEN {
             let from = Bound::Included(group.term.as_str());
@@ -349,33 +313,29 @@ impl RecallIndex {
             matched.extend(self.words.get(group.term.as_str()));
         }
         matched.extend(group.variants.iter().filter_map(|v| self.words.get(v.as_str())));
-        let title_any = union(matched.iter().map(|w| &w.title));
-        let body_any = union(matched.iter().map(|w| &w.body));
-        let partial = &title_any - &whole;
-        let mut anywhere = body_any;
-        anywhere |= &title_any;
-        let elsewhere = &anywhere - &title_any;
+        let (mut title_any, mut elsewhere) = (Bits::zeros(n), Bits::zeros(n));
+        for word in &matched {
+            word.title.add_to(&mut title_any);
+            word.body.add_to(&mut elsewhere);
+        }
+        elsewhere.and_not(&title_any);
+        let mut anywhere = title_any.clone();
+        anywhere.or(&elsewhere);
+        let mut partial = title_any;
+        partial.and_not(&whole);
         GroupLevels { whole, partial, elsewhere, anywhere }
     }
 
     /// Up to `need` of `members` in result order (date desc, id asc),
     /// strictly after `position` and inside `days`.
-    fn in_order(
-        &self,
-        members: &RoaringBitmap,
-        position: Option<&After>,
-        days: (u32, u32),
-        need: usize,
-    ) -> Vec<u32> {
-        let start = position.and_then(|a| day_of(&a.recall_date)).map_or(days.1, |d| d.min(days.1));
+    fn in_order(&self, members: &Bits, position: Option<&After>, days: (u32, u32), need: usize) -> Vec<u32> {
+        let position_day = position.map(|a| day_of(&a.recall_date).unwrap_or(u32::MAX));
+        let start = position_day.map_or(days.1, |d| d.min(days.1));
         let after = |d: u32| -> bool {
             let doc = &self.docs[d as usize];
-            match position {
-                None => true,
-                Some(a) => {
-                    let a_day = day_of(&a.recall_date).unwrap_or(u32::MAX);
-                    doc.day < a_day || (doc.day == a_day && *doc.id > *a.id.as_str())
-                }
+            match (position, position_day) {
+                (Some(a), Some(a_day)) => doc.day < a_day || (doc.day == a_day && *doc.id > *a.id.as_str()),
+                _ => true,
             }
         };
         let by_id = |a: &u32, b: &u32| self.docs[*a as usize].id.cmp(&self.docs[*b as usize].id);
@@ -392,7 +352,8 @@ impl RecallIndex {
         }
         let mut found = Vec::with_capacity(need);
         for (_, day) in self.by_day.range(days.0..=start).rev() {
-            let mut of_day: Vec<u32> = (members & day).iter().filter(|&d| after(d)).collect();
+            let mut of_day: Vec<u32> =
+                day.iter().copied().filter(|&d| members.contains(d) && after(d)).collect();
             of_day.sort_unstable_by(by_id);
             found.extend(of_day.into_iter().take(need - found.len()));
             if found.len() >= need {
@@ -404,43 +365,20 @@ impl RecallIndex {
 }
 
 struct GroupLevels {
-    whole: RoaringBitmap,
-    partial: RoaringBitmap,
-    elsewhere: RoaringBitmap,
-    anywhere: RoaringBitmap,
+    whole: Bits,
+    partial: Bits,
+    elsewhere: Bits,
+    anywhere: Bits,
 }
 
 impl GroupLevels {
-    fn level(&self, level: Level) -> &RoaringBitmap {
+    fn level(&self, level: Level) -> &Bits {
         match level {
             Level::Whole => &self.whole,
             Level::Partial => &self.partial,
             Level::Elsewhere => &self.elsewhere,
         }
     }
-}
-
-/// The union of many posting lists at once: a prefix such as "car" stands
-/// for hundreds of words. Short lists are merged as one sorted vector, long
-/// ones by roaring's multi-way union (one pass per container instead of one
-/// growing copy per list).
-fn union<'a>(lists: impl Iterator<Item = &'a Postings>) -> RoaringBitmap {
-    let mut few: Vec<u32> = Vec::new();
-    let mut many: Vec<&RoaringBitmap> = Vec::new();
-    for list in lists {
-        match list {
-            Postings::Few(docs) => few.extend_from_slice(docs),
-            Postings::Many(bitmap) => many.push(bitmap),
-        }
-    }
-    few.sort_unstable();
-    few.dedup();
-    let few = RoaringBitmap::from_sorted_iter(few).unwrap_or_default();
-    if many.is_empty() {
-        return few;
-    }
-    many.push(&few);
-    many.into_iter().union()
 }
 
 /// The date filters as an inclusive `YYYYMMDD` range.

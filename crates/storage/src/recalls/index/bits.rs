@@ -1,0 +1,194 @@
+//! Sets of document numbers: dense bitsets for a query's working sets, and
+//! posting lists that pick their form by density.
+
+/// A set of document numbers, one bit each. A query's sets (a term group's
+/// levels, the matches, a tier) are unions and intersections of posting
+/// lists; as plain words those are a pass over memory with no allocation
+/// and no conversion between container kinds, which is what made them the
+/// largest cost when they were compressed (roaring) bitmaps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Bits(Vec<u64>);
+
+impl Bits {
+    /// The empty set over document numbers below `docs`.
+    pub fn zeros(docs: usize) -> Bits {
+        Bits(vec![0; docs.div_ceil(64)])
+    }
+
+    pub fn insert(&mut self, doc: u32) {
+        let word = doc as usize / 64;
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << (doc % 64);
+    }
+
+    pub fn remove(&mut self, doc: u32) {
+        if let Some(word) = self.0.get_mut(doc as usize / 64) {
+            *word &= !(1 << (doc % 64));
+        }
+    }
+
+    pub fn contains(&self, doc: u32) -> bool {
+        self.0.get(doc as usize / 64).is_some_and(|word| word >> (doc % 64) & 1 == 1)
+    }
+
+    pub fn len(&self) -> u64 {
+        self.0.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+
+    /// `self &= other`; numbers beyond `other`'s words are not in it.
+    pub fn and(&mut self, other: &Bits) {
+        let n = other.0.len().min(self.0.len());
+        for (a, b) in self.0[..n].iter_mut().zip(&other.0[..n]) {
+            *a &= b;
+        }
+        self.0[n..].fill(0);
+    }
+
+    /// `self |= other` (`self` spans at least as many numbers).
+    pub fn or(&mut self, other: &Bits) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+
+    /// `self -= other`.
+    pub fn and_not(&mut self, other: &Bits) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a &= !b;
+        }
+    }
+
+    /// Keeps the numbers for which `keep` holds.
+    pub fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
+        for (i, word) in self.0.iter_mut().enumerate() {
+            let mut rest = *word;
+            while rest != 0 {
+                let bit = rest.trailing_zeros();
+                rest &= rest - 1;
+                if !keep(i as u32 * 64 + bit) {
+                    *word &= !(1 << bit);
+                }
+            }
+        }
+    }
+
+    /// The numbers in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &word)| {
+            let base = i as u32 * 64;
+            std::iter::successors((word != 0).then_some(word), |rest| {
+                let next = rest & (rest - 1);
+                (next != 0).then_some(next)
+            })
+            .map(move |rest| base + rest.trailing_zeros())
+        })
+    }
+}
+
+/// A posting list is a sorted vector of document numbers until it holds one
+/// number in [`DENSE_SHARE`] (and at least [`DENSE_MIN`]); from then on one
+/// bit per number costs no more than the vector's four bytes per member,
+/// and joining it to a query's set is a pass over words. Compressed bitmaps
+/// would halve the vectors but cost several times more to read into a set,
+/// which a search does for every list it touches.
+const DENSE_MIN: usize = 4_096;
+const DENSE_SHARE: usize = 32;
+
+/// The document numbers carrying one word (or filter value), in the form
+/// that suits their density.
+#[derive(Debug)]
+pub(super) enum Postings {
+    List(Vec<u32>),
+    Dense(Bits),
+}
+
+impl Default for Postings {
+    fn default() -> Self {
+        Postings::List(Vec::new())
+    }
+}
+
+impl Postings {
+    /// Document numbers only grow, so a push keeps a list sorted.
+    pub fn push(&mut self, doc: u32) {
+        match self {
+            Postings::List(list) => {
+                list.push(doc);
+                if list.len() >= DENSE_MIN && list.len() * DENSE_SHARE > doc as usize + 1 {
+                    let mut bits = Bits::zeros(doc as usize + 1);
+                    list.iter().for_each(|&d| bits.insert(d));
+                    *self = Postings::Dense(bits);
+                }
+            }
+            Postings::Dense(bits) => bits.insert(doc),
+        }
+    }
+
+    /// `into |= self`.
+    pub fn add_to(&self, into: &mut Bits) {
+        match self {
+            Postings::List(list) => list.iter().for_each(|&d| into.insert(d)),
+            Postings::Dense(bits) => into.or(bits),
+        }
+    }
+
+    pub fn shrink(&mut self) {
+        match self {
+            Postings::List(list) => list.shrink_to_fit(),
+            Postings::Dense(Bits(words)) => words.shrink_to_fit(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_operations_over_words_of_different_lengths() {
+        let mut a = Bits::zeros(200);
+        [1, 63, 64, 130, 199].iter().for_each(|&d| a.insert(d));
+        let mut short = Bits::zeros(65);
+        [63, 64].iter().for_each(|&d| short.insert(d));
+        assert_eq!(a.len(), 5);
+        assert_eq!(a.iter().collect::<Vec<_>>(), vec![1, 63, 64, 130, 199]);
+        let mut and = a.clone();
+        and.and(&short);
+        assert_eq!(and.iter().collect::<Vec<_>>(), vec![63, 64]);
+        let mut minus = a.clone();
+        minus.and_not(&short);
+        assert_eq!(minus.iter().collect::<Vec<_>>(), vec![1, 130, 199]);
+        let mut or = Bits::zeros(200);
+        or.or(&short);
+        assert_eq!(or.iter().collect::<Vec<_>>(), vec![63, 64]);
+        a.retain(|d| d % 2 == 1);
+        assert_eq!(a.iter().collect::<Vec<_>>(), vec![1, 63, 199]);
+        a.remove(63);
+        assert!(!a.contains(63) && a.contains(199) && !a.contains(10_000));
+    }
+
+    #[test]
+    fn postings_turn_into_bits_once_dense() {
+        // One number in 100 stays a list however long it gets.
+        let mut sparse = Postings::default();
+        (0..10_000u32).for_each(|d| sparse.push(d * 100));
+        assert!(matches!(sparse, Postings::List(_)));
+        // One in two turns into bits at the minimum length.
+        let mut dense = Postings::default();
+        (0..DENSE_MIN as u32 - 1).for_each(|d| dense.push(d * 2));
+        assert!(matches!(dense, Postings::List(_)));
+        dense.push(20_000);
+        assert!(matches!(dense, Postings::Dense(_)));
+        dense.push(20_001);
+        let mut from_dense = Bits::zeros(30_000);
+        dense.add_to(&mut from_dense);
+        assert_eq!(from_dense.len(), DENSE_MIN as u64 + 1);
+        assert!(from_dense.contains(8_188) && from_dense.contains(20_001) && !from_dense.contains(8_189));
+        let mut from_list = Bits::zeros(30_000);
+        sparse.add_to(&mut from_list);
+        assert_eq!(from_list.len(), 10_000);
+        assert!(from_list.contains(999_900) && !from_list.contains(999_901));
+    }
+}
