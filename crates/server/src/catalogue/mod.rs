@@ -101,9 +101,15 @@ impl Catalogue {
         })
     }
 
+    /// A slot of the search bulkhead for a query the database will answer;
+    /// none for one the in-memory index answers (a short computation and
+    /// one read of the page's documents, which cannot pile up statements).
+    async fn enter_for(&self, query: &RecallQuery) -> Result<Option<Entered<'_>>, ApiError> {
+        if self.store.search_index_answers(query) { Ok(None) } else { self.enter().await.map(Some) }
+    }
+
     /// `POST /api/v1/search/advanced`.
     pub async fn search(&self, request: &AdvancedSearch) -> Result<ResultPage, ApiError> {
-        let _slot = self.enter().await?;
         let vocabulary = self.vocabulary.read().await.clone();
         let groups = request
             .terms()
@@ -115,6 +121,7 @@ impl Catalogue {
             id: request.id.as_ref().map(|id| id.as_str().to_string()),
             filters: request.filters.clone(),
         };
+        let _slot = self.enter_for(&query).await?;
         self.page(&query, request.fingerprint(), request.cursor.as_deref(), request.offset, request.limit)
             .await
     }
@@ -205,7 +212,6 @@ impl Catalogue {
     /// The recalls whose text best matches `text` (relevance order), as
     /// full records: the candidates of a safety check.
     pub async fn candidates(&self, text: &str, limit: u32) -> Result<Vec<Recall>, ApiError> {
-        let _slot = self.enter().await?;
         let vocabulary = self.vocabulary.read().await.clone();
         let groups: Vec<TermGroup> = babyshield_domain::parse_terms(Some(text), &[])
             .into_iter()
@@ -215,6 +221,7 @@ impl Catalogue {
             return Ok(Vec::new());
         }
         let query = RecallQuery { groups, id: None, filters: RecallFilters::default() };
+        let _slot = self.enter_for(&query).await?;
         let page = self.store.search_recalls(&query, None, 0, limit).await?;
         Ok(page.items.into_iter().map(|row| row.recall).collect())
     }

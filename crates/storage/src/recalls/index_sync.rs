@@ -142,6 +142,14 @@ impl Store {
         self
     }
 
+    /// Whether the in-memory index is built and answers this query (it
+    /// leaves exact-id queries and more term groups than have tiers to SQL).
+    pub fn search_index_answers(&self, query: &super::RecallQuery) -> bool {
+        self.search_index.as_ref().is_some_and(|slot| slot.generation().is_some())
+            && query.id.is_none()
+            && query.groups.len() <= super::tiers::MAX_TIERED_GROUPS
+    }
+
     /// What the in-memory index holds; `None` when disabled or not built.
     pub fn search_index_stats(&self) -> Option<IndexStats> {
         self.search_index.as_ref().and_then(|s| s.stats())

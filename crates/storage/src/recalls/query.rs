@@ -84,8 +84,10 @@ impl Store {
         limit: u32,
     ) -> Result<RecallPage, StorageError> {
         if let Some(page) = self.search_in_index(query, after, offset, limit).await? {
+            metrics::counter!("search_engine_total", "engine" => "index").increment(1);
             return Ok(page);
         }
+        metrics::counter!("search_engine_total", "engine" => "database").increment(1);
         self.search_in_database(query, after, offset, limit).await
     }
 
