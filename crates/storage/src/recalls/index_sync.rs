@@ -43,6 +43,8 @@ pub(crate) struct SearchIndex {
     known: AtomicI64,
     /// Dead document numbers tolerated before a compaction, at least.
     compact_after_dead: u64,
+    /// When the last compaction finished.
+    compacted: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 struct Indexed {
@@ -53,13 +55,25 @@ struct Indexed {
 impl Indexed {
     /// Applies changed rows and moves to `generation`.
     fn apply(&mut self, rows: &[IndexRow], generation: i64) -> Result<(), StorageError> {
-        for row in rows {
-            self.index.upsert(row).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        }
+        self.upsert_all(rows)?;
         self.generation = generation;
         Ok(())
     }
+
+    fn upsert_all(&mut self, rows: &[IndexRow]) -> Result<(), StorageError> {
+        for row in rows {
+            self.index.upsert(row).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        }
+        Ok(())
+    }
 }
+
+/// Changed rows applied per hold of the write lock.
+const APPLY_SLICE: usize = 128;
+
+/// Least time between two compactions: under back-to-back bulk updates a
+/// compaction per pull would double the CPU an ingest costs.
+const COMPACT_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Dead document numbers (old versions of changed recalls) tolerated
 /// before a compaction, at least; beyond that, as many as live ones.
@@ -78,6 +92,7 @@ impl SearchIndex {
             refresh: tokio::sync::Mutex::new(()),
             known: AtomicI64::new(0),
             compact_after_dead,
+            compacted: std::sync::Mutex::new(None),
         }
     }
 
@@ -98,6 +113,17 @@ impl SearchIndex {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<Indexed>> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Swaps in a new index. The old one is freed outside the lock and off
+    /// the async threads: freeing millions of posting lists takes long
+    /// enough (hundreds of milliseconds at a million recalls) to stall
+    /// every search waiting for the lock.
+    fn replace(&self, indexed: Indexed) {
+        let old = self.write().replace(indexed);
+        if let Some(old) = old {
+            drop(tokio::task::spawn_blocking(move || drop(old)));
+        }
     }
 
     fn know(&self, generation: i64) {
@@ -167,7 +193,9 @@ impl Store {
         };
         let refresh = self.bring_up_to_date(&slot).await?;
         let crowded = slot.stats().is_some_and(|s| s.dead > s.recalls.max(slot.compact_after_dead));
-        if crowded {
+        let recently =
+            |at: &Option<std::time::Instant>| at.is_some_and(|at| at.elapsed() < COMPACT_AT_MOST_EVERY);
+        if crowded && !recently(&slot.compacted.lock().unwrap_or_else(|e| e.into_inner())) {
             return self.compact(&slot).await;
         }
         Ok(refresh)
@@ -206,7 +234,7 @@ impl Store {
         if have.is_none_or(|have| have > generation) {
             let indexed = self.build_index(generation).await?;
             let recalls = indexed.index.stats().recalls;
-            *slot.write() = Some(indexed);
+            slot.replace(indexed);
             // After a restore the database's generation is below what this
             // process knew; from now on the database's count is the truth.
             if have.is_some() {
@@ -221,12 +249,20 @@ impl Store {
         let (rows, newest) = self.changes_since(have, generation).await?;
         let count = rows.len() as u64;
         let slot = Arc::clone(slot);
-        tokio::task::spawn_blocking(move || {
-            let mut state = slot.write();
-            match state.as_mut() {
-                Some(indexed) => indexed.apply(&rows, newest),
-                None => Ok(()),
+        tokio::task::spawn_blocking(move || -> Result<(), StorageError> {
+            // A slice at a time, so searches (which see the index only
+            // between slices) never wait behind a whole page of rows; the
+            // generation moves once every row is in. Searches that must see
+            // these rows wait on the refresh turn instead.
+            for slice in rows.chunks(APPLY_SLICE) {
+                let mut state = slot.write();
+                let Some(indexed) = state.as_mut() else { return Ok(()) };
+                indexed.upsert_all(slice)?;
             }
+            if let Some(indexed) = slot.write().as_mut() {
+                indexed.generation = newest;
+            }
+            Ok(())
         })
         .await
         .map_err(|e| StorageError::Unavailable(format!("search index update failed: {e}")))??;
@@ -248,7 +284,8 @@ impl Store {
                 .map_err(|e| StorageError::Unavailable(format!("search index update failed: {e}")))??;
         }
         let recalls = fresh.index.stats().recalls;
-        *slot.write() = Some(fresh);
+        slot.replace(fresh);
+        *slot.compacted.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
         Ok(IndexRefresh::Built { recalls })
     }
 
