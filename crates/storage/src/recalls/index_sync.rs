@@ -115,6 +115,22 @@ impl SearchIndex {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Applies `rows` a slice at a time, so searches (which see the index
+    /// only between slices) never wait behind a whole page of rows, then
+    /// moves to `generation`. Searches that must see these rows wait on the
+    /// refresh turn, which the caller holds.
+    fn apply_sliced(&self, rows: &[IndexRow], generation: i64) -> Result<(), StorageError> {
+        for slice in rows.chunks(APPLY_SLICE) {
+            let mut state = self.write();
+            let Some(indexed) = state.as_mut() else { return Ok(()) };
+            indexed.upsert_all(slice)?;
+        }
+        if let Some(indexed) = self.write().as_mut() {
+            indexed.generation = generation;
+        }
+        Ok(())
+    }
+
     /// Swaps in a new index. The old one is freed outside the lock and off
     /// the async threads: freeing millions of posting lists takes long
     /// enough (hundreds of milliseconds at a million recalls) to stall
@@ -216,12 +232,30 @@ impl Store {
         Ok(Some(slot))
     }
 
-    /// Called after a write committed `generation`: the next search brings
-    /// the index up to it first.
-    pub(crate) fn catalogue_written(&self, generation: i64) {
-        if let Some(slot) = &self.search_index {
-            slot.know(generation);
+    /// Called after a write of this process committed `generation` with
+    /// `rows`. When the index stands at the generation before, the rows go
+    /// straight in (no read back from the database) and the generation
+    /// moves; otherwise (another process wrote in between) the next search
+    /// catches up from the database. Either way the write's caller finds its
+    /// rows searchable when it returns, and searches never wait for the
+    /// rows of a write they could not have known about.
+    pub(crate) async fn catalogue_written(&self, generation: i64, rows: Vec<IndexRow>) {
+        let Some(slot) = self.search_index.clone() else { return };
+        let turn = slot.refresh.lock().await;
+        if slot.generation() == Some(generation - 1) {
+            let count = rows.len() as u64;
+            let applying = Arc::clone(&slot);
+            let applied = tokio::task::spawn_blocking(move || applying.apply_sliced(&rows, generation)).await;
+            match applied {
+                Ok(Ok(())) => metrics::counter!("search_index_rows_applied_total").increment(count),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "search index: a written recall could not be indexed")
+                }
+                Err(e) => tracing::warn!(error = %e, "search index update failed"),
+            }
         }
+        drop(turn);
+        slot.know(generation);
     }
 
     async fn bring_up_to_date(&self, slot: &Arc<SearchIndex>) -> Result<IndexRefresh, StorageError> {
@@ -249,23 +283,9 @@ impl Store {
         let (rows, newest) = self.changes_since(have, generation).await?;
         let count = rows.len() as u64;
         let slot = Arc::clone(slot);
-        tokio::task::spawn_blocking(move || -> Result<(), StorageError> {
-            // A slice at a time, so searches (which see the index only
-            // between slices) never wait behind a whole page of rows; the
-            // generation moves once every row is in. Searches that must see
-            // these rows wait on the refresh turn instead.
-            for slice in rows.chunks(APPLY_SLICE) {
-                let mut state = slot.write();
-                let Some(indexed) = state.as_mut() else { return Ok(()) };
-                indexed.upsert_all(slice)?;
-            }
-            if let Some(indexed) = slot.write().as_mut() {
-                indexed.generation = newest;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| StorageError::Unavailable(format!("search index update failed: {e}")))??;
+        tokio::task::spawn_blocking(move || slot.apply_sliced(&rows, newest))
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("search index update failed: {e}")))??;
         metrics::counter!("search_index_rows_applied_total").increment(count);
         Ok(IndexRefresh::CaughtUp { rows: count })
     }

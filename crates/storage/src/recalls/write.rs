@@ -80,7 +80,7 @@ impl Store {
         }
         let now = now_rfc3339();
 
-        let (outcome, generation) = crate::in_write_tx!(self, unlocked tx => {
+        let (outcome, generation, indexed) = crate::in_write_tx!(self, unlocked tx => {
             if self.backend() == crate::Backend::Postgres {
                 // Concurrent imports of the same ids would both see them
                 // missing and one would fail on the unique key: recall
@@ -157,6 +157,8 @@ impl Store {
             // for the update, so there changed recalls get an UPDATE of their
             // own.
             let mut links: Vec<(&str, i64)> = Vec::new();
+            // What the rows now hold, for the in-memory search index.
+            let mut indexed: Vec<super::index::IndexRow> = Vec::new();
             let (updates, upserts): (Vec<_>, Vec<_>) = if self.backend() == crate::Backend::Postgres {
                 written.iter().partition(|(_, rid)| rid.is_some())
             } else {
@@ -218,6 +220,18 @@ impl Store {
                     })?;
                     links.extend(r.gtins.iter().map(|g| (g.as_str(), rid)));
                     outcome.changed_ids.push(r.recall.id.as_str().to_string());
+                    if self.search_index.is_some() {
+                        indexed.push(super::index::IndexRow {
+                            rid,
+                            id: r.recall.id.as_str().to_string(),
+                            recall_date: ymd::format(r.recall.recall_date),
+                            agency_code: r.recall.agency_code.as_str().to_string(),
+                            severity: r.recall.severity.map(|v| v.as_str().to_string()),
+                            risk_category: r.recall.risk_category.map(|v| v.as_str().to_string()),
+                            search_title: r.title.clone(),
+                            search_body: r.body.clone(),
+                        });
+                    }
                 }
             }
 
@@ -245,10 +259,10 @@ impl Store {
                 let job = crate::jobs::match_recalls_job(&outcome.changed_ids);
                 crate::jobs::enqueue_job_in_tx!(tx, &job, &now);
             }
-            (outcome, generation)
+            (outcome, generation, indexed)
         });
         if generation > 0 {
-            self.catalogue_written(generation);
+            self.catalogue_written(generation, indexed).await;
         }
         Ok(outcome)
     }
