@@ -1,13 +1,15 @@
-//! Keeps the in-memory search index (`index.rs`) equal to the database.
+//! Keeps the in-memory search index (`index/`) equal to the database.
 //!
 //! Every write that changes recalls takes the next catalogue generation and
 //! stamps it on the rows it writes (`recalls.change_gen`, migration 0010).
 //! Writers take generations in commit order (the generation row is locked
 //! until commit, and SQLite has one writer), so the rows committed after the
 //! index's generation are exactly those with a larger `change_gen`:
-//! - a write through this process tells the index the generation it
-//!   committed; the next search finds the index behind and reads and
-//!   applies those rows before it answers (read-your-writes);
+//! - a write through this process puts its own rows into the index before
+//!   it returns when the index stands at the generation before; otherwise
+//!   it tells the index the generation it committed, and the next search
+//!   reads and applies the missing rows before it answers
+//!   (read-your-writes);
 //! - writes by other processes (another instance, the `import` command)
 //!   are seen by [`Store::refresh_search_index`], which the server calls at
 //!   every `cache.generation_poll_ms` (the same bound the response cache
@@ -61,11 +63,23 @@ impl Indexed {
     }
 
     fn upsert_all(&mut self, rows: &[IndexRow]) -> Result<(), StorageError> {
-        for row in rows {
-            self.index.upsert(row).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        }
-        Ok(())
+        upsert_rows(&mut self.index, rows)
     }
+}
+
+fn upsert_rows(index: &mut RecallIndex, rows: &[IndexRow]) -> Result<(), StorageError> {
+    for row in rows {
+        index.upsert(row).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Runs index work on the blocking pool: applying or building takes
+/// milliseconds to seconds of CPU that must not stall the async threads.
+async fn off_async<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::Unavailable(format!("search index work failed: {e}")))
 }
 
 /// Changed rows applied per hold of the write lock.
@@ -252,13 +266,11 @@ impl Store {
         if slot.generation() == Some(generation - 1) {
             let count = rows.len() as u64;
             let applying = Arc::clone(&slot);
-            let applied = tokio::task::spawn_blocking(move || applying.apply_sliced(&rows, generation)).await;
-            match applied {
-                Ok(Ok(())) => metrics::counter!("search_index_rows_applied_total").increment(count),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "search index: a written recall could not be indexed")
+            match off_async(move || applying.apply_sliced(&rows, generation)).await.and_then(|r| r) {
+                Ok(()) => metrics::counter!("search_index_rows_applied_total").increment(count),
+                Err(e) => {
+                    tracing::warn!(error = %e, "search index: written recalls not indexed; the next search reads them back")
                 }
-                Err(e) => tracing::warn!(error = %e, "search index update failed"),
             }
         }
         drop(turn);
@@ -290,9 +302,7 @@ impl Store {
         let (rows, newest) = self.changes_since(have, generation).await?;
         let count = rows.len() as u64;
         let slot = Arc::clone(slot);
-        tokio::task::spawn_blocking(move || slot.apply_sliced(&rows, newest))
-            .await
-            .map_err(|e| StorageError::Unavailable(format!("search index update failed: {e}")))??;
+        off_async(move || slot.apply_sliced(&rows, newest)).await??;
         metrics::counter!("search_index_rows_applied_total").increment(count);
         Ok(IndexRefresh::CaughtUp { rows: count })
     }
@@ -306,9 +316,7 @@ impl Store {
         let now = self.catalogue_generation().await?;
         if now > generation {
             let (rows, newest) = self.changes_since(generation, now).await?;
-            fresh = tokio::task::spawn_blocking(move || fresh.apply(&rows, newest).map(|()| fresh))
-                .await
-                .map_err(|e| StorageError::Unavailable(format!("search index update failed: {e}")))??;
+            fresh = off_async(move || fresh.apply(&rows, newest).map(|()| fresh)).await??;
         }
         let recalls = fresh.index.stats().recalls;
         slot.replace(fresh);
@@ -358,21 +366,13 @@ impl Store {
                 .await?;
             let Some(last) = rows.last() else { break };
             last_rid = last.rid;
-            index = tokio::task::spawn_blocking(move || -> Result<RecallIndex, StorageError> {
-                for row in &rows {
-                    index.upsert(row).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-                }
-                Ok(index)
-            })
-            .await
-            .map_err(|e| StorageError::Unavailable(format!("search index build failed: {e}")))??;
+            index = off_async(move || upsert_rows(&mut index, &rows).map(|()| index)).await??;
         }
-        let index = tokio::task::spawn_blocking(move || {
+        let index = off_async(move || {
             index.shrink();
             index
         })
-        .await
-        .map_err(|e| StorageError::Unavailable(format!("search index build failed: {e}")))?;
+        .await?;
         let stats = index.stats();
         tracing::info!(
             recalls = stats.recalls,

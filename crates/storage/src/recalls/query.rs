@@ -107,7 +107,7 @@ impl Store {
         self.search_ranking_every_match(query, after, offset, limit).await
     }
 
-    /// The page from the in-memory index (`index.rs`), brought up to date
+    /// The page from the in-memory index (`index/`), brought up to date
     /// first; `None` when it is disabled, not built yet, or leaves this
     /// query to SQL. Only the page's stored documents are read.
     async fn search_in_index(
@@ -133,20 +133,11 @@ impl Store {
             return Ok(None);
         };
         let docs = self.docs_by_rid(hits.iter().map(|h| h.rid).collect()).await?;
-        let items = hits
-            .into_iter()
-            .map(|hit| {
-                let doc = docs.get(&hit.rid).ok_or_else(|| {
-                    StorageError::Corrupt(format!("recall {} is in the search index but not stored", hit.id))
-                })?;
-                Ok(ScoredRecall {
-                    recall: super::decode(doc)?,
-                    score: hit.score,
-                    recall_date: hit.recall_date,
-                })
-            })
-            .collect::<Result<Vec<_>, StorageError>>()?;
-        Ok(Some(RecallPage { items, total }))
+        let rows = hits.into_iter().map(|hit| (hit.score, hit.rid, hit.recall_date));
+        Ok(Some(RecallPage {
+            items: scored_items(rows, &docs, "is in the search index but not stored")?,
+            total,
+        }))
     }
 
     /// The stored documents of these recalls, by row id.
@@ -348,19 +339,26 @@ impl Store {
                 (total, picked, docs)
             });
             let docs: HashMap<i64, String> = docs.into_iter().collect();
-            let items = picked
-                .into_iter()
-                .map(|(score, rid, recall_date, _)| {
-                    let doc = docs
-                        .get(&rid)
-                        .ok_or_else(|| StorageError::Corrupt(format!("recall {rid} vanished inside a snapshot")))?;
-                    Ok(ScoredRecall { recall: super::decode(doc)?, score, recall_date })
-                })
-                .collect::<Result<Vec<_>, StorageError>>()?;
-            Ok(RecallPage { items, total })
+            let rows = picked.into_iter().map(|(score, rid, recall_date, _)| (score, rid, recall_date));
+            Ok(RecallPage { items: scored_items(rows, &docs, "vanished inside a snapshot")?, total })
         })
         .await
     }
+}
+
+/// The page's recalls from their stored documents, in the order of `rows`
+/// (score, rid, recall date); a row without a document is `Corrupt`, `missing`
+/// saying how it went missing.
+fn scored_items(
+    rows: impl Iterator<Item = (i64, i64, String)>,
+    docs: &HashMap<i64, String>,
+    missing: &str,
+) -> Result<Vec<ScoredRecall>, StorageError> {
+    rows.map(|(score, rid, recall_date)| {
+        let doc = docs.get(&rid).ok_or_else(|| StorageError::Corrupt(format!("recall {rid} {missing}")))?;
+        Ok(ScoredRecall { recall: super::decode(doc)?, score, recall_date })
+    })
+    .collect()
 }
 
 /// The statement counting every match (the page's `total`).
