@@ -12,7 +12,7 @@ mod normalize;
 #[cfg(test)]
 mod tests;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use crate::agency::AgencyCode;
@@ -29,15 +29,20 @@ pub use normalize::{MAX_DESCRIPTION_LEN, MAX_LIST_LEN, MAX_TEXT_LEN, MAX_TITLE_L
 /// contract's recall *detail* shape.
 ///
 /// Fields are public so ingesters can build one, but only a value returned
-/// by [`Recall::normalize`] (or deserialized, which normalizes) should be
-/// stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// by [`Recall::normalize`] should be stored.
+///
+/// Deserializing reads back what serializing wrote: the stored documents of
+/// the catalogue, already normalized when they were written. Each field's
+/// own type still checks its value (id, agency, dates, closed vocabularies),
+/// but the import rules are not applied again; JSON from outside goes
+/// through [`Recall::from_json_line`], which applies them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Recall {
     pub id: RecallId,
     pub agency_code: AgencyCode,
     pub title: String,
-    #[serde(serialize_with = "crate::ymd::serialize")]
+    #[serde(serialize_with = "crate::ymd::serialize", deserialize_with = "crate::ymd::deserialize")]
     pub recall_date: Date,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_name: Option<String>,
@@ -51,9 +56,9 @@ pub struct Recall {
     pub model_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upc: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upcs: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub model_numbers: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hazard: Option<String>,
@@ -84,11 +89,11 @@ pub struct Recall {
     pub url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub affected_countries: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions_affected: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
     pub last_updated: Option<OffsetDateTime>,
 }
 
@@ -171,14 +176,5 @@ impl Recall {
         ];
         let lists = self.model_numbers.iter().chain(&self.upcs).map(|s| Some(s.as_str()));
         SearchDocument::from_parts(title, singles.into_iter().chain(lists))
-    }
-}
-
-/// Deserializing applies the import rules and [`Recall::normalize`], so a
-/// `Recall` obtained from JSON is always valid.
-impl<'de> Deserialize<'de> for Recall {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        import::from_value(value).and_then(Recall::normalize).map_err(serde::de::Error::custom)
     }
 }

@@ -110,8 +110,19 @@ pub fn bounded_levenshtein(a: &str, b: &str, max: usize) -> Option<usize> {
     if a.is_empty() || b.is_empty() {
         return Some(a.len().max(b.len()));
     }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut curr = vec![0; b.len() + 1];
+    // Two rows of the distance matrix; on the stack for words of up to 63
+    // bytes (every vocabulary word), as typo matching runs this for many
+    // candidate words per query term.
+    let (mut short_prev, mut short_curr) = ([0usize; 64], [0usize; 64]);
+    let (mut long_prev, mut long_curr) = (Vec::new(), Vec::new());
+    let (mut prev, mut curr): (&mut [usize], &mut [usize]) = if b.len() < 64 {
+        (&mut short_prev[..=b.len()], &mut short_curr[..=b.len()])
+    } else {
+        long_prev.resize(b.len() + 1, 0);
+        long_curr.resize(b.len() + 1, 0);
+        (&mut long_prev, &mut long_curr)
+    };
+    prev.iter_mut().enumerate().for_each(|(j, v)| *v = j);
     for (i, &ca) in a.iter().enumerate() {
         curr[0] = i + 1;
         let mut row_min = curr[0];
@@ -186,6 +197,11 @@ mod tests {
         assert_eq!(bounded_levenshtein("same", "same", 0), Some(0));
         assert_eq!(bounded_levenshtein("", "abc", 3), Some(3));
         assert_eq!(bounded_levenshtein("a", "abcdef", 2), None);
+        // Beyond the stack rows' 63 bytes.
+        let long = "ab".repeat(40);
+        let edited = format!("{}x{}", &long[..40], &long[41..]);
+        assert_eq!(bounded_levenshtein(&long, &edited, 2), Some(1));
+        assert_eq!(bounded_levenshtein(&long[..63], &long[..64], 1), Some(1));
     }
 
     #[test]
@@ -211,7 +227,7 @@ mod tests {
     proptest! {
         #[test]
         fn bounded_levenshtein_agrees_with_the_plain_distance(
-            a in "[a-d]{0,9}", b in "[a-d]{0,9}", max in 0usize..5
+            a in "[a-d]{0,9}|[a-d]{60,67}", b in "[a-d]{0,9}|[a-d]{60,67}", max in 0usize..5
         ) {
             let exact = levenshtein(a.as_bytes(), b.as_bytes());
             let expected = (exact <= max).then_some(exact);

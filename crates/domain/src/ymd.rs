@@ -3,7 +3,7 @@
 //! `time`'s format parser is lenient about signs and widths; the API promises
 //! exactly ten characters, so the shape is checked before parsing.
 
-use serde::Serializer;
+use serde::{Deserialize, Deserializer, Serializer};
 use time::Date;
 use time::macros::format_description;
 
@@ -29,6 +29,13 @@ pub fn format(date: Date) -> String {
 /// For `#[serde(serialize_with = "crate::ymd::serialize")]`.
 pub fn serialize<S: Serializer>(date: &Date, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format(*date))
+}
+
+/// For `#[serde(deserialize_with = "crate::ymd::deserialize")]`: only the
+/// ten-character form [`format`] writes.
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Date, D::Error> {
+    let s = std::borrow::Cow::<str>::deserialize(deserializer)?;
+    parse(&s).ok_or_else(|| serde::de::Error::custom(format!("not a YYYY-MM-DD date: {s:?}")))
 }
 
 #[cfg(test)]

@@ -131,6 +131,29 @@ fn serialized_recall_reads_back_identically() {
     assert_eq!(value.as_object().unwrap().len(), 30, "every format field is written");
     let via_serde: Recall = serde_json::from_value(value).unwrap();
     assert_eq!(via_serde, recall);
+    let minimal = Recall::from_json_line(&line(json!({}))).unwrap();
+    let stored: Recall = serde_json::from_str(&serde_json::to_string(&minimal).unwrap()).unwrap();
+    assert_eq!(stored, minimal, "fields left out of the JSON read back empty");
+}
+
+#[test]
+fn reading_a_stored_recall_still_checks_each_fields_type() {
+    let recall = Recall::from_json_line(&line(json!({"severity": "high"}))).unwrap();
+    let good = serde_json::to_value(&recall).unwrap();
+    for (field, bad) in [
+        ("id", json!("no prefix")),
+        ("agencyCode", json!("NOT_AN_AGENCY")),
+        ("recallDate", json!("2024-02-30")),
+        ("severity", json!("severe")),
+        ("lastUpdated", json!("yesterday")),
+    ] {
+        let mut value = good.clone();
+        value[field] = bad;
+        assert!(serde_json::from_value::<Recall>(value).is_err(), "a bad {field} reads back");
+    }
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("title");
+    assert!(serde_json::from_value::<Recall>(missing).unwrap_err().to_string().contains("title"));
 }
 
 #[test]

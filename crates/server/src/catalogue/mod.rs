@@ -373,6 +373,7 @@ impl Catalogue {
         if let Some(index) = self.store.search_index_stats() {
             metrics::gauge!("search_index_recalls").set(index.recalls as f64);
             metrics::gauge!("search_index_dead").set(index.dead as f64);
+            metrics::gauge!("search_index_unordered").set(index.unordered as f64);
             metrics::gauge!("search_index_words").set(index.words as f64);
         }
     }

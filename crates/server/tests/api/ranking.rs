@@ -165,6 +165,12 @@ async fn tiers_agree_with_ranking_every_match_on_every_page(db: Db) {
     let report = app.import(&fixture()).await;
     assert_eq!(report.rejected, 0, "{:?}", report.rejections);
     let store = app.state.store();
+    // The app's index took the fixture as writes, out of result order; a
+    // store of its own builds one from the database, in result order.
+    let rebuilt = babyshield_server::open_store(app.state.config()).await.unwrap().with_search_index();
+    assert!(matches!(rebuilt.refresh_search_index().await.unwrap(), IndexRefresh::Built { recalls: 720 }));
+    let built = rebuilt.search_index_stats().unwrap();
+    assert_eq!((built.unordered, store.search_index_stats().unwrap().unordered > 0), (0, true));
     let mut nonempty = 0;
     for (name, query) in queries() {
         let (total, expected) = reference(store, &query).await;
@@ -173,7 +179,9 @@ async fn tiers_agree_with_ranking_every_match_on_every_page(db: Db) {
             nonempty += 1;
         }
 
-        for engine in [Engine::Index, Engine::Database] {
+        for (engine, store) in
+            [(Engine::Index, store), (Engine::Rebuilt, &rebuilt), (Engine::Database, store)]
+        {
             // Walk every page through keyset positions, as cursors do.
             let mut walked: Vec<Row> = Vec::new();
             let mut after: Option<After> = None;
@@ -207,8 +215,10 @@ async fn tiers_agree_with_ranking_every_match_on_every_page(db: Db) {
 /// The two engines behind `Store::search_recalls`.
 #[derive(Debug, Clone, Copy)]
 enum Engine {
-    /// The in-memory index (`recalls/index.rs`).
+    /// The in-memory index (`recalls/index/`), taking recalls as written.
     Index,
+    /// The same, built from the database in result order.
+    Rebuilt,
     /// The database's full-text indexes, read tier by tier.
     Database,
 }
@@ -223,7 +233,9 @@ impl Engine {
         limit: u32,
     ) -> babyshield_storage::recalls::RecallPage {
         match self {
-            Engine::Index => store.search_recalls(query, after, offset, limit).await.unwrap(),
+            Engine::Index | Engine::Rebuilt => {
+                store.search_recalls(query, after, offset, limit).await.unwrap()
+            }
             Engine::Database => store.search_in_database(query, after, offset, limit).await.unwrap(),
         }
     }

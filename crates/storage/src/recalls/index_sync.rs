@@ -17,9 +17,13 @@
 //! - until the first build finishes, and for a query the index does not
 //!   answer, search runs in SQL (`query.rs`).
 //!
-//! A build reads the recalls in row-id order, a chunk at a time, and takes
-//! the generation read before it began: rows changed while it ran are read
-//! again by the first catch-up.
+//! A build reads the recalls in result order (newest date first, then id,
+//! along the `recalls_by_date` index), a chunk at a time, so the index hands
+//! out its document numbers in that order (`index/mod.rs`). It takes the
+//! generation read before it began: rows changed while it ran are read
+//! again by the first catch-up. Recalls added after the build are indexed
+//! out of order; once those and the dead versions of changed recalls
+//! outnumber the live recalls, a compaction rebuilds the index.
 
 use std::sync::{
     Arc, RwLock,
@@ -190,8 +194,9 @@ impl Store {
         self.with_search_index_compacting_after(COMPACT_AFTER_DEAD)
     }
 
-    /// [`Store::with_search_index`], compacting once `dead` old versions
-    /// (and as many as live recalls) accumulate; tests use small values.
+    /// [`Store::with_search_index`], compacting once `dead` old versions and
+    /// out-of-order additions (and as many as live recalls) accumulate;
+    /// tests use small values.
     #[doc(hidden)]
     pub fn with_search_index_compacting_after(mut self, dead: u64) -> Store {
         self.search_index = Some(Arc::new(SearchIndex::new(dead)));
@@ -213,8 +218,9 @@ impl Store {
 
     /// Builds the index when it is not built yet (or when the database's
     /// generation went back, as after a restore), otherwise applies what
-    /// changed; then, when changed recalls left more dead document numbers
-    /// than live ones, builds a compact index beside the current one, which
+    /// changed; then, when changed recalls left more dead document numbers,
+    /// together with the recalls added out of result order, than there are
+    /// live ones, builds a compact index beside the current one, which
     /// keeps answering until the new one replaces it. The server runs this
     /// in the background at every `cache.generation_poll_ms`.
     pub async fn refresh_search_index(&self) -> Result<IndexRefresh, StorageError> {
@@ -222,7 +228,8 @@ impl Store {
             return Ok(IndexRefresh::Disabled);
         };
         let refresh = self.bring_up_to_date(&slot).await?;
-        let crowded = slot.stats().is_some_and(|s| s.dead > s.recalls.max(slot.compact_after_dead));
+        let crowded =
+            slot.stats().is_some_and(|s| s.dead + s.unordered > s.recalls.max(slot.compact_after_dead));
         let recently =
             |at: &Option<std::time::Instant>| at.is_some_and(|at| at.elapsed() < COMPACT_AT_MOST_EVERY);
         if crowded && !recently(&slot.compacted.lock().unwrap_or_else(|e| e.into_inner())) {
@@ -349,23 +356,33 @@ impl Store {
     async fn build_index(&self, generation: i64) -> Result<Indexed, StorageError> {
         let started = std::time::Instant::now();
         let mut index = RecallIndex::default();
-        let mut last_rid = 0i64;
-        let sql = format!("SELECT {COLUMNS} FROM recalls WHERE rid > $1 ORDER BY rid LIMIT $2");
+        // Keyset over (recall_date DESC, id): the first chunk has no
+        // position yet.
+        let mut position: Option<(String, String)> = None;
+        let first = format!("SELECT {COLUMNS} FROM recalls ORDER BY recall_date DESC, id LIMIT $1");
+        let next = format!(
+            "SELECT {COLUMNS} FROM recalls WHERE recall_date <= $1 AND (recall_date < $1 OR id > $2) \
+             ORDER BY recall_date DESC, id LIMIT $3"
+        );
         loop {
             let rows: Vec<IndexRow> = self
                 .read(|| async {
                     let rows: Vec<IndexColumns> = crate::on_pool!(self, p => {
-                        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                            .bind(last_rid)
-                            .bind(BUILD_CHUNK)
-                            .fetch_all(p)
-                            .await?
+                        match &position {
+                            None => sqlx::query_as(sqlx::AssertSqlSafe(first.clone())).bind(BUILD_CHUNK),
+                            Some((date, id)) => sqlx::query_as(sqlx::AssertSqlSafe(next.clone()))
+                                .bind(date.clone())
+                                .bind(id.clone())
+                                .bind(BUILD_CHUNK),
+                        }
+                        .fetch_all(p)
+                        .await?
                     });
                     Ok(rows.into_iter().map(IndexRow::from).collect())
                 })
                 .await?;
             let Some(last) = rows.last() else { break };
-            last_rid = last.rid;
+            position = Some((last.recall_date.clone(), last.id.clone()));
             index = off_async(move || upsert_rows(&mut index, &rows).map(|()| index)).await??;
         }
         let index = off_async(move || {

@@ -60,10 +60,67 @@ impl Bits {
         }
     }
 
-    /// Keeps the numbers for which `keep` holds.
-    pub fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
+    /// `self &= (sets[0] | sets[1] | ...)`, in one pass.
+    pub fn and_any(&mut self, sets: &[&Bits]) {
         for (i, word) in self.0.iter_mut().enumerate() {
-            let mut rest = *word;
+            *word &= sets.iter().fold(0, |any, set| any | set.word(i));
+        }
+    }
+
+    /// `sets[0] & sets[1] & ...` (at least one set), in one pass.
+    pub fn intersection(sets: &[&Bits]) -> Bits {
+        let mut out = Bits(vec![0; sets.iter().map(|s| s.0.len()).min().unwrap_or(0)]);
+        out.or_intersection(sets);
+        out
+    }
+
+    /// `self |= sets[0] & sets[1] & ...`, in one pass.
+    pub fn or_intersection(&mut self, sets: &[&Bits]) {
+        for (i, word) in self.0.iter_mut().enumerate() {
+            *word |= sets.iter().fold(u64::MAX, |all, set| all & set.word(i));
+        }
+    }
+
+    /// Word `i`; zero past the end.
+    fn word(&self, i: usize) -> u64 {
+        self.0.get(i).copied().unwrap_or(0)
+    }
+
+    /// How many numbers at or above `from` are in the set.
+    pub fn count_from(&self, from: u32) -> u64 {
+        let first = from as usize / 64;
+        let Some(&head) = self.0.get(first) else { return 0 };
+        let head = head & (u64::MAX << (from % 64));
+        u64::from(head.count_ones())
+            + self.0[first + 1..].iter().map(|w| u64::from(w.count_ones())).sum::<u64>()
+    }
+
+    /// Removes the numbers in `from..to`.
+    pub fn clear_range(&mut self, from: u32, to: u32) {
+        let (from, to) = (from as usize, (to as usize).min(self.0.len() * 64));
+        if from >= to {
+            return;
+        }
+        let (first, last) = (from / 64, (to - 1) / 64);
+        for (i, word) in self.0[first..=last].iter_mut().enumerate().map(|(k, w)| (first + k, w)) {
+            let mut mask = u64::MAX;
+            if i == first {
+                mask &= u64::MAX << (from % 64);
+            }
+            let end = to - i * 64;
+            if i == last && end < 64 {
+                mask &= (1 << end) - 1;
+            }
+            *word &= !mask;
+        }
+    }
+
+    /// Keeps the numbers at or above `from` for which `keep` holds (those
+    /// below stay).
+    pub fn retain_from(&mut self, from: u32, mut keep: impl FnMut(u32) -> bool) {
+        let first = from as usize / 64;
+        for (i, word) in self.0.iter_mut().enumerate().skip(first) {
+            let mut rest = if i == first { *word & (u64::MAX << (from % 64)) } else { *word };
             while rest != 0 {
                 let bit = rest.trailing_zeros();
                 rest &= rest - 1;
@@ -75,15 +132,27 @@ impl Bits {
     }
 
     /// The numbers in ascending order.
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().enumerate().flat_map(|(i, &word)| {
-            let base = i as u32 * 64;
-            std::iter::successors((word != 0).then_some(word), |rest| {
-                let next = rest & (rest - 1);
-                (next != 0).then_some(next)
+        self.iter_range(0, u32::MAX)
+    }
+
+    /// The numbers in `from..to` in ascending order; words below `from`
+    /// are not read.
+    pub fn iter_range(&self, from: u32, to: u32) -> impl Iterator<Item = u32> + '_ {
+        let first = from as usize / 64;
+        let end = (to as usize).div_ceil(64).min(self.0.len()).max(first);
+        (first..end)
+            .flat_map(move |i| {
+                let word = if i == first { self.0[i] & (u64::MAX << (from % 64)) } else { self.0[i] };
+                let base = i as u32 * 64;
+                std::iter::successors((word != 0).then_some(word), |rest| {
+                    let next = rest & (rest - 1);
+                    (next != 0).then_some(next)
+                })
+                .map(move |rest| base + rest.trailing_zeros())
             })
-            .map(move |rest| base + rest.trailing_zeros())
-        })
+            .take_while(move |&d| d < to)
     }
 }
 
@@ -129,7 +198,12 @@ impl Postings {
     /// `into |= self`.
     pub fn add_to(&self, into: &mut Bits) {
         match self {
-            Postings::List(list) => list.iter().for_each(|&d| into.insert(d)),
+            Postings::List(list) => {
+                if let Some(&last) = list.last() {
+                    into.insert(last);
+                }
+                list.iter().for_each(|&d| into.0[d as usize / 64] |= 1 << (d % 64));
+            }
             Postings::Dense(bits) => into.or(bits),
         }
     }
@@ -163,7 +237,29 @@ mod tests {
         let mut or = Bits::zeros(200);
         or.or(&short);
         assert_eq!(or.iter().collect::<Vec<_>>(), vec![63, 64]);
-        a.retain(|d| d % 2 == 1);
+        let (mut odd, mut low) = (Bits::zeros(200), Bits::zeros(200));
+        (1..200).step_by(2).for_each(|d| odd.insert(d));
+        (0..70).for_each(|d| low.insert(d));
+        let both = Bits::intersection(&[&a, &odd, &low]);
+        assert_eq!(both.iter().collect::<Vec<_>>(), vec![1, 63]);
+        let mut union_of_ands = both.clone();
+        union_of_ands.or_intersection(&[&a, &short]);
+        assert_eq!(union_of_ands.iter().collect::<Vec<_>>(), vec![1, 63, 64]);
+        let mut within = a.clone();
+        within.and_any(&[&short, &low]);
+        assert_eq!(within.iter().collect::<Vec<_>>(), vec![1, 63, 64]);
+        assert_eq!(a.iter_range(63, 131).collect::<Vec<_>>(), vec![63, 64, 130]);
+        assert_eq!(a.iter_range(64, 64).count() + a.iter_range(500, 900).count(), 0);
+        assert_eq!((a.count_from(0), a.count_from(64), a.count_from(131), a.count_from(9_999)), (5, 3, 1, 0));
+        let mut cleared = a.clone();
+        cleared.clear_range(2, 130);
+        assert_eq!(cleared.iter().collect::<Vec<_>>(), vec![1, 130, 199]);
+        cleared.clear_range(0, 10_000);
+        assert_eq!(cleared.len(), 0);
+        let mut kept = a.clone();
+        kept.retain_from(64, |d| d != 130);
+        assert_eq!(kept.iter().collect::<Vec<_>>(), vec![1, 63, 64, 199]);
+        a.retain_from(0, |d| d % 2 == 1);
         assert_eq!(a.iter().collect::<Vec<_>>(), vec![1, 63, 199]);
         a.remove(63);
         assert!(!a.contains(63) && a.contains(199) && !a.contains(10_000));

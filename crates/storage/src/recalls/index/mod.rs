@@ -11,14 +11,20 @@
 //!   matches (the term, the words it is a prefix of, its typo variants);
 //! - the exact `total` is the cardinality of their intersection with the
 //!   filters;
-//! - a tier's page is read newest date first through the date bitmaps.
+//! - a tier's page is read in result order: document numbers are handed
+//!   out in that order (newest date first, then id) when the index is
+//!   built, so a page is the first set bits after a position, found by a
+//!   binary search. Recalls added since the build come after, out of
+//!   order, and are read newest date first through date lists of their
+//!   own until the owner rebuilds the index.
 //!
 //! Scores, order, totals and keyset positions are exactly those of the SQL
 //! engines (`query.rs`; the ranking test holds all three to the reference
 //! that scores every match). A changed recall gets a new document number and
-//! the old one leaves the `live` bitmap; when dead numbers outweigh live ones
-//! the owner rebuilds the index (`index_sync.rs`).
+//! the old one leaves the `live` bitmap; when dead and out-of-order numbers
+//! outweigh live ones the owner rebuilds the index (`index_sync.rs`).
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
@@ -96,21 +102,26 @@ struct Word {
     body: Postings,
 }
 
-/// Below this many candidates a tier is sorted whole; above, it is read
-/// date by date, newest first, until the page is full.
+/// Below this many candidates among the recalls added since the build, a
+/// tier's share of them is sorted whole; above, it is read date by date,
+/// newest first, until the page is full.
 const SORT_WHOLE: u64 = 2_048;
 
 #[derive(Default)]
 pub(crate) struct RecallIndex {
     docs: Vec<Doc>,
+    /// Document numbers below this are in result order: recall date newest
+    /// first, then id (a build reads recalls in that order; `upsert` checks
+    /// it). Later ones were added out of order and are in `tail_by_day`.
+    ordered: u32,
     /// The current version of each recall (a changed recall's old number
     /// leaves it).
     live: Bits,
     live_count: u64,
     by_rid: HashMap<u32, u32>,
     words: BTreeMap<Box<str>, Word>,
-    /// Document numbers of each recall date, ascending.
-    by_day: BTreeMap<u32, Vec<u32>>,
+    /// Document numbers from `ordered` on, by recall date, ascending.
+    tail_by_day: BTreeMap<u32, Vec<u32>>,
     by_agency: HashMap<Box<str>, Postings>,
     by_severity: HashMap<Box<str>, Postings>,
     by_category: HashMap<Box<str>, Postings>,
@@ -123,6 +134,8 @@ pub struct IndexStats {
     pub recalls: u64,
     /// Document numbers of recalls changed since the last build.
     pub dead: u64,
+    /// Document numbers added since the last build, out of result order.
+    pub unordered: u64,
     pub words: u64,
 }
 
@@ -155,6 +168,7 @@ impl RecallIndex {
         IndexStats {
             recalls: self.live_count,
             dead: self.docs.len() as u64 - self.live_count,
+            unordered: (self.docs.len() - self.ordered as usize) as u64,
             words: self.words.len() as u64,
         }
     }
@@ -178,7 +192,16 @@ impl RecallIndex {
                 if in_title { entry.title.push(doc) } else { entry.body.push(doc) }
             }
         }
-        self.by_day.entry(day).or_default().push(doc);
+        let in_order = self.ordered as usize == self.docs.len()
+            && self
+                .docs
+                .last()
+                .is_none_or(|last| (Reverse(last.day), &*last.id) < (Reverse(day), row.id.as_str()));
+        if in_order {
+            self.ordered += 1;
+        } else {
+            self.tail_by_day.entry(day).or_default().push(doc);
+        }
         let facet = |map: &mut HashMap<Box<str>, Postings>, value: &str| match map.get_mut(value) {
             Some(postings) => postings.push(doc),
             None => {
@@ -232,10 +255,13 @@ impl RecallIndex {
 
         let mut matches = self.filtered(&query.filters);
         for group in &levels {
-            matches.and(&group.anywhere);
+            matches.and_any(&[&group.whole, &group.partial, &group.elsewhere]);
         }
         if days != (0, u32::MAX) {
-            matches.retain(|d| in_days(self.docs[d as usize].day, days));
+            let (from, to) = self.ordered_span(days, None);
+            matches.clear_range(0, from);
+            matches.clear_range(to, self.ordered);
+            matches.retain_from(self.ordered, |d| in_days(self.docs[d as usize].day, days));
         }
         let total = matches.len();
 
@@ -250,14 +276,19 @@ impl RecallIndex {
                 Some(a) if tier.score == a.score => Some(a),
                 _ => None,
             };
-            let mut members = Bits::zeros(self.docs.len());
+            // The union of the tier's combinations, each the matches
+            // inside one level per group: one pass per combination.
+            let mut members: Option<Bits> = None;
             for combo in &tier.combos {
-                let mut set = matches.clone();
-                for (group, level) in levels.iter().zip(combo) {
-                    set.and(group.level(*level));
+                let sets: Vec<&Bits> = std::iter::once(&matches)
+                    .chain(levels.iter().zip(combo).map(|(group, level)| group.level(*level)))
+                    .collect();
+                match &mut members {
+                    Some(members) => members.or_intersection(&sets),
+                    None => members = Some(Bits::intersection(&sets)),
                 }
-                members.or(&set);
             }
+            let Some(members) = members else { continue };
             let need = want - picked.len();
             picked.extend(self.in_order(&members, position, days, need).into_iter().map(|d| (tier.score, d)));
         }
@@ -313,22 +344,59 @@ impl RecallIndex {
             matched.extend(self.words.get(group.term.as_str()));
         }
         matched.extend(group.variants.iter().filter_map(|v| self.words.get(v.as_str())));
-        let (mut title_any, mut elsewhere) = (Bits::zeros(n), Bits::zeros(n));
+        let (mut partial, mut elsewhere) = (Bits::zeros(n), Bits::zeros(n));
         for word in &matched {
-            word.title.add_to(&mut title_any);
+            word.title.add_to(&mut partial);
             word.body.add_to(&mut elsewhere);
         }
-        elsewhere.and_not(&title_any);
-        let mut anywhere = title_any.clone();
-        anywhere.or(&elsewhere);
-        let mut partial = title_any;
+        // `partial` holds every title match so far: what is left of the
+        // body matches is elsewhere, and of the title matches the partial.
+        elsewhere.and_not(&partial);
         partial.and_not(&whole);
-        GroupLevels { whole, partial, elsewhere, anywhere }
+        GroupLevels { whole, partial, elsewhere }
     }
 
     /// Up to `need` of `members` in result order (date desc, id asc),
     /// strictly after `position` and inside `days`.
     fn in_order(&self, members: &Bits, position: Option<&After>, days: (u32, u32), need: usize) -> Vec<u32> {
+        let (from, to) = self.ordered_span(days, position);
+        let mut found: Vec<u32> = members.iter_range(from, to).take(need).collect();
+        let tail = self.tail_in_order(members, position, days, need);
+        if !tail.is_empty() {
+            found.extend(tail);
+            found.sort_unstable_by(|a, b| self.order(*a).cmp(&self.order(*b)));
+            found.truncate(need);
+        }
+        found
+    }
+
+    /// A document's place in result order.
+    fn order(&self, doc: u32) -> (Reverse<u32>, &str) {
+        let doc = &self.docs[doc as usize];
+        (Reverse(doc.day), &doc.id)
+    }
+
+    /// The document numbers of the ordered part inside `days` and strictly
+    /// after `position`, as a range (binary searches over result order).
+    fn ordered_span(&self, days: (u32, u32), position: Option<&After>) -> (u32, u32) {
+        let docs = &self.docs[..self.ordered as usize];
+        let mut from = docs.partition_point(|d| d.day > days.1);
+        if let Some(a) = position {
+            let key = (Reverse(day_of(&a.recall_date).unwrap_or(u32::MAX)), a.id.as_str());
+            from = from.max(docs.partition_point(|d| (Reverse(d.day), &*d.id) <= key));
+        }
+        let to = docs.partition_point(|d| d.day >= days.0).max(from);
+        (from as u32, to as u32)
+    }
+
+    /// [`RecallIndex::in_order`] for the documents added since the build.
+    fn tail_in_order(
+        &self,
+        members: &Bits,
+        position: Option<&After>,
+        days: (u32, u32),
+        need: usize,
+    ) -> Vec<u32> {
         let position_day = position.map(|a| day_of(&a.recall_date).unwrap_or(u32::MAX));
         let start = position_day.map_or(days.1, |d| d.min(days.1));
         let after = |d: u32| -> bool {
@@ -339,19 +407,17 @@ impl RecallIndex {
             }
         };
         let by_id = |a: &u32, b: &u32| self.docs[*a as usize].id.cmp(&self.docs[*b as usize].id);
-        if members.len() <= SORT_WHOLE {
+        if members.count_from(self.ordered) <= SORT_WHOLE {
             let mut found: Vec<u32> = members
-                .iter()
+                .iter_range(self.ordered, u32::MAX)
                 .filter(|&d| in_days(self.docs[d as usize].day, (days.0, start)) && after(d))
                 .collect();
-            found.sort_unstable_by(|a, b| {
-                self.docs[*b as usize].day.cmp(&self.docs[*a as usize].day).then_with(|| by_id(a, b))
-            });
+            found.sort_unstable_by(|a, b| self.order(*a).cmp(&self.order(*b)));
             found.truncate(need);
             return found;
         }
         let mut found = Vec::with_capacity(need);
-        for (_, day) in self.by_day.range(days.0..=start).rev() {
+        for (_, day) in self.tail_by_day.range(days.0..=start).rev() {
             let mut of_day: Vec<u32> =
                 day.iter().copied().filter(|&d| members.contains(d) && after(d)).collect();
             of_day.sort_unstable_by(by_id);
@@ -368,7 +434,6 @@ struct GroupLevels {
     whole: Bits,
     partial: Bits,
     elsewhere: Bits,
-    anywhere: Bits,
 }
 
 impl GroupLevels {
@@ -481,7 +546,7 @@ mod tests {
         let (_, lamp) = ix.search(&query(vec![group("lamp", &[])]), None, 0, 10).unwrap();
         assert_eq!(ids(&lamp), vec![(100, "A-0")]);
         assert_eq!(lamp[0].recall_date, "2020-01-01");
-        assert_eq!(ix.stats(), IndexStats { recalls: 5, dead: 1, words: ix.stats().words });
+        assert_eq!(ix.stats(), IndexStats { recalls: 5, dead: 1, unordered: 5, words: ix.stats().words });
     }
 
     #[test]
@@ -539,6 +604,64 @@ mod tests {
         let (_, next) = ix.search(&q, Some(&after), 0, 1).unwrap();
         let (_, both) = ix.search(&q, None, 0, 51).unwrap();
         assert_eq!(next[0], both[50]);
+    }
+
+    /// Pages, totals and keyset positions do not depend on whether recalls
+    /// were indexed in result order (a build), out of it (added later), or
+    /// half and half.
+    #[test]
+    fn result_order_does_not_depend_on_the_order_recalls_were_indexed_in() {
+        let words = ["crib", "cribs", "sheet", "lamp", "stroller", "strap"];
+        let mut rows: Vec<IndexRow> = (0..600i64)
+            .map(|i| {
+                let n = (i * 7_919 % 600) as usize;
+                let title = format!("{} {}", words[n % 6], words[n / 6 % 6]);
+                let date = format!("2023-{:02}-{:02}", 1 + n % 5, 1 + n / 5 % 3);
+                row(i + 1, &format!("R-{:03}", n / 2), &date, &title, words[n / 36 % 6])
+            })
+            .collect();
+        rows.retain({
+            let mut seen = std::collections::HashSet::new();
+            move |r| seen.insert(r.id.clone())
+        });
+        let key = |r: &IndexRow| (Reverse(r.recall_date.clone()), r.id.clone());
+        let mut sorted = rows.clone();
+        sorted.sort_by_key(key);
+        let build = |rows: &[IndexRow]| {
+            let mut ix = RecallIndex::default();
+            rows.iter().for_each(|r| ix.upsert(r).unwrap());
+            ix
+        };
+        let ordered = build(&sorted);
+        let shuffled = build(&rows);
+        let half = build(&[&sorted[..sorted.len() / 2], &rows[..]].concat());
+        assert_eq!(ordered.stats().unordered, 0);
+        assert!(shuffled.stats().unordered > 250);
+        assert_eq!(half.stats().dead, (sorted.len() / 2) as u64);
+
+        let mut queries = vec![query(Vec::new()), query(vec![group("crib", &[])])];
+        queries.push(query(vec![group("stra", &["strap"]), group("lamp", &[])]));
+        let mut dated = query(vec![group("sheet", &[])]);
+        dated.filters.date_from = ymd::parse("2023-02-02");
+        dated.filters.date_to = ymd::parse("2023-04-01");
+        queries.push(dated);
+        for q in &queries {
+            let (total, all) = ordered.search(q, None, 0, 1_000).unwrap();
+            assert!(total > 0);
+            for other in [&shuffled, &half] {
+                assert_eq!(other.search(q, None, 0, 1_000).unwrap(), (total, all.clone()));
+                assert_eq!(other.search(q, None, 7, 5).unwrap().1, all[7.min(all.len())..12.min(all.len())]);
+            }
+            for at in [0, all.len() / 3, all.len() - 1] {
+                let a = &all[at];
+                let after = After { score: a.score, recall_date: a.recall_date.clone(), id: a.id.clone() };
+                let next = ordered.search(q, Some(&after), 0, 25).unwrap();
+                assert_eq!(next.1, all[at + 1..(at + 26).min(all.len())]);
+                for other in [&shuffled, &half] {
+                    assert_eq!(other.search(q, Some(&after), 0, 25).unwrap(), next);
+                }
+            }
+        }
     }
 
     #[test]
