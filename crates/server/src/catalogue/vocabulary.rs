@@ -1,7 +1,7 @@
 //! The words of the catalogue, held in memory so a misspelled query term can
 //! be matched to the words recalls really use ("pacifer" -> "pacifier").
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use babyshield_domain::text::{bounded_levenshtein, typo_budget};
 
@@ -14,6 +14,10 @@ pub struct Vocabulary {
     /// Words grouped by length, for a cheap length pre-filter, with their
     /// [`letters`] signatures for a second one.
     by_len: Vec<Bucket>,
+    /// For each signature, where its words are: (length, position in that
+    /// length's bucket). A term allowed one edit looks up the 529 signatures
+    /// within two bits of its own instead of scanning every signature.
+    by_signature: HashMap<u32, Vec<(u32, u32)>>,
 }
 
 /// The words of one length. The signatures sit in an array of their own:
@@ -53,15 +57,18 @@ fn at_most_bits(mut x: u32, most: u32) -> bool {
 impl Vocabulary {
     pub fn new(words: Vec<String>) -> Vocabulary {
         let mut by_len: Vec<Bucket> = Vec::new();
+        let mut by_signature: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
         for word in &words {
             if by_len.len() <= word.len() {
                 by_len.resize_with(word.len() + 1, Bucket::default);
             }
             let bucket = &mut by_len[word.len()];
-            bucket.signatures.push(letters(word));
+            let signature = letters(word);
+            by_signature.entry(signature).or_default().push((word.len() as u32, bucket.words.len() as u32));
+            bucket.signatures.push(signature);
             bucket.words.push(word.clone());
         }
-        Vocabulary { words: words.into_iter().collect(), by_len }
+        Vocabulary { words: words.into_iter().collect(), by_len, by_signature }
     }
 
     pub fn len(&self) -> usize {
@@ -79,19 +86,45 @@ impl Vocabulary {
         if budget == 0 || self.words.contains(term) {
             return Vec::new();
         }
+        let candidates = if budget == 1 { self.near_signature(term) } else { self.scan(term, budget) };
+        let mut found: Vec<(usize, &String)> = candidates
+            .into_iter()
+            .filter_map(|word| bounded_levenshtein(term, word, budget).map(|d| (d, word)))
+            .collect();
+        found.sort();
+        found.into_iter().take(MAX_VARIANTS).map(|(_, w)| w.clone()).collect()
+    }
+
+    /// Words whose length is within `budget` of the term's and whose
+    /// signature is within `2 * budget` bits of its own, by scanning the
+    /// signatures of those lengths.
+    fn scan(&self, term: &str, budget: usize) -> Vec<&String> {
         let lengths = term.len().saturating_sub(budget)..=term.len() + budget;
         let (signature, most_bits) = (letters(term), 2 * budget as u32);
-        let mut found: Vec<(usize, &String)> = lengths
+        lengths
             .filter_map(|len| self.by_len.get(len))
             .flat_map(|bucket| {
                 (bucket.signatures.iter().enumerate())
                     .filter(move |(_, mask)| at_most_bits(*mask ^ signature, most_bits))
                     .map(|(i, _)| &bucket.words[i])
             })
-            .filter_map(|word| bounded_levenshtein(term, word, budget).map(|d| (d, word)))
-            .collect();
-        found.sort();
-        found.into_iter().take(MAX_VARIANTS).map(|(_, w)| w.clone()).collect()
+            .collect()
+    }
+
+    /// [`Vocabulary::scan`] for a budget of one edit, by looking up the
+    /// signatures within two bits of the term's.
+    fn near_signature(&self, term: &str) -> Vec<&String> {
+        let signature = letters(term);
+        let lengths = term.len().saturating_sub(1)..=term.len() + 1;
+        let flips = std::iter::once(0).chain((0..32).map(|i| 1u32 << i));
+        let near = flips.clone().flat_map(|a| flips.clone().filter(move |&b| b > a).map(move |b| a | b));
+        std::iter::once(signature)
+            .chain(near.map(|flip| signature ^ flip))
+            .filter_map(|mask| self.by_signature.get(&mask))
+            .flatten()
+            .filter(|(len, _)| lengths.contains(&(*len as usize)))
+            .map(|&(len, i)| &self.by_len[len as usize].words[i as usize])
+            .collect()
     }
 }
 
@@ -139,6 +172,20 @@ mod tests {
             if let Some(distance) = bounded_levenshtein(&a, &b, 2) {
                 proptest::prop_assert!((letters(&a) ^ letters(&b)).count_ones() as usize <= 2 * distance);
             }
+        }
+
+        /// Looking up the signatures near a term finds the words scanning
+        /// finds.
+        #[test]
+        fn the_signature_lookup_finds_what_the_scan_finds(
+            words in proptest::collection::vec("[a-f0-9]{3,7}", 1..200),
+            term in "[a-f0-9]{3,8}",
+        ) {
+            let vocabulary = Vocabulary::new(words);
+            let (mut near, mut scanned) = (vocabulary.near_signature(&term), vocabulary.scan(&term, 1));
+            near.sort();
+            scanned.sort();
+            proptest::prop_assert_eq!(near, scanned);
         }
 
         #[test]
