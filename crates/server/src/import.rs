@@ -5,10 +5,15 @@
 use std::io::BufRead;
 
 use babyshield_domain::Recall;
-use babyshield_storage::{StorageError, Store, recalls::UpsertOutcome};
+use babyshield_storage::{
+    StorageError, Store,
+    recalls::{PreparedRecalls, UpsertOutcome},
+};
 
-/// Recalls written per transaction.
-pub const DEFAULT_BATCH: usize = 1000;
+/// Recalls written per transaction. Each commit is a durable write of the
+/// log; at a million recalls 5,000 per commit imported 4,671 recalls/s
+/// where 1,000 did 3,662-4,098 (a batch holds about 20 MB while prepared).
+pub const DEFAULT_BATCH: usize = 5000;
 /// Longest accepted line (a recall with a 20,000-character description fits).
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
 /// Rejections kept with their message (the count is always exact).
@@ -46,18 +51,19 @@ impl ImportReport {
     }
 }
 
-/// What the parsing thread hands to the writer: a batch of valid recalls and
-/// the lines it rejected, plus how far into the input it got.
+/// What the parsing thread hands to the writer: a batch of valid recalls,
+/// prepared for writing, and the lines it rejected, plus how far into the
+/// input it got.
 struct Parsed {
-    recalls: Vec<Recall>,
+    recalls: PreparedRecalls,
     rejections: Vec<Rejection>,
     lines: u64,
     consumed: u64,
 }
 
 /// Reads every line of `input`, validates it, and upserts in batches.
-/// Parsing runs on a blocking thread, one batch ahead of the database
-/// writes. `progress` is called after each batch with the bytes consumed so
+/// Parsing and preparing the rows (serializing, hashing, search text) run
+/// on a blocking thread, one batch ahead of the database writes. `progress` is called after each batch with the bytes consumed so
 /// far. A storage failure stops the import (earlier batches stay
 /// committed, the failing batch leaves nothing behind).
 pub async fn import_jsonl<R: BufRead + Send + 'static>(
@@ -76,7 +82,7 @@ pub async fn import_jsonl<R: BufRead + Send + 'static>(
         }
         report.lines = parsed.lines;
         if !parsed.recalls.is_empty() {
-            report.absorb(store.upsert_recalls(&parsed.recalls).await?);
+            report.absorb(store.upsert_prepared(parsed.recalls).await?);
         }
         progress(parsed.consumed);
     }
@@ -94,9 +100,8 @@ fn parse_batches<R: BufRead>(
 ) {
     let mut line = Vec::new();
     let (mut lines, mut consumed) = (0u64, 0u64);
-    let fresh =
-        || Parsed { recalls: Vec::with_capacity(batch_size), rejections: Vec::new(), lines: 0, consumed: 0 };
-    let mut batch = fresh();
+    let mut recalls: Vec<Recall> = Vec::with_capacity(batch_size);
+    let mut rejections: Vec<Rejection> = Vec::new();
     loop {
         line.clear();
         let read = match read_bounded_line(&mut input, &mut line) {
@@ -111,17 +116,23 @@ fn parse_batches<R: BufRead>(
             consumed += read as u64;
             lines += 1;
             match parse_line(&line) {
-                Some(Ok(recall)) => batch.recalls.push(recall),
-                Some(Err(error)) => batch.rejections.push(Rejection { line: lines, error }),
+                Some(Ok(recall)) => recalls.push(recall),
+                Some(Err(error)) => rejections.push(Rejection { line: lines, error }),
                 None => {}
             }
         }
-        if done || batch.recalls.len() >= batch_size {
-            batch.lines = lines;
-            batch.consumed = consumed;
-            let full = std::mem::replace(&mut batch, fresh());
+        if done || recalls.len() >= batch_size {
+            let batch = std::mem::replace(&mut recalls, Vec::with_capacity(batch_size));
+            let parsed = PreparedRecalls::new(batch)
+                .map(|recalls| Parsed {
+                    recalls,
+                    rejections: std::mem::take(&mut rejections),
+                    lines,
+                    consumed,
+                })
+                .map_err(std::io::Error::other);
             // The receiver is gone only when the import already failed.
-            if out.blocking_send(Ok(full)).is_err() || done {
+            if out.blocking_send(parsed).is_err() || done {
                 return;
             }
         }

@@ -34,6 +34,7 @@ use babyshield_ingest::{
 use babyshield_storage::{
     StorageError, Store,
     ingest::{IngestRun, Lease, PageCommit, PullEnd, Quarantined},
+    recalls::PreparedRecalls,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -87,9 +88,9 @@ impl Outcome {
     }
 }
 
-/// A page read and parsed, ready to store.
+/// A page read, parsed and prepared for writing, ready to store.
 struct ReadyPage {
-    recalls: Vec<Recall>,
+    recalls: PreparedRecalls,
     quarantined: Vec<Quarantined>,
     fetched: i64,
     /// Where the pull goes after this page (`None`: the range is done).
@@ -324,9 +325,10 @@ impl Ingest {
                 Err(e) => return Outcome::failed(e),
             };
             stored += 1;
-            let prefetch = page.next.filter(|_| stored < max_pages);
+            let page_next = page.next;
+            let prefetch = page_next.filter(|_| stored < max_pages);
             // Store this page while the next one is on its way.
-            let (written, next) = tokio::join!(self.store_page(context, cursor, &page), async {
+            let (written, next) = tokio::join!(self.store_page(context, cursor, page), async {
                 match prefetch {
                     Some(next) => Some(self.read_page(context, next).await),
                     None => None,
@@ -335,7 +337,7 @@ impl Ingest {
             if let Err(e) = written {
                 return Outcome::failed(e);
             }
-            match (page.next, next) {
+            match (page_next, next) {
                 (None, _) => return Outcome { error: None, done: true },
                 (Some(_), None) => {
                     tracing::info!(source = %context.source, pages = stored,
@@ -367,6 +369,12 @@ impl Ingest {
         };
         let fetched = records.len() as i64;
         let (recalls, quarantined) = split(records);
+        // Serializing, hashing and search text, off the async threads and
+        // while the page before is being written.
+        let recalls = tokio::task::spawn_blocking(move || PreparedRecalls::new(recalls))
+            .await
+            .map_err(|e| format!("preparing {url} failed: {e}"))?
+            .map_err(|e| format!("preparing {url} failed: {e}"))?;
         let next = context.plan.advance(&cursor, PageFacts { items, total, all_older });
         Ok(ReadyPage { recalls, quarantined, fetched, next })
     }
@@ -452,11 +460,11 @@ impl Ingest {
         &self,
         context: &RunContext<'_>,
         cursor: Cursor,
-        page: &ReadyPage,
+        page: ReadyPage,
     ) -> Result<(), String> {
         let written = self
             .store
-            .upsert_recalls(&page.recalls)
+            .upsert_prepared(page.recalls)
             .await
             .map_err(|e| format!("storing a page of {} failed: {e}", context.source))?;
         let commit = PageCommit {

@@ -173,7 +173,7 @@ async fn a_cancelled_search_never_leaves_its_connection_inside_a_transaction(db:
         if !finished {
             cancelled += 1;
         }
-        let recall: babyshield_domain::Recall = serde_json::from_value(line(i)).unwrap();
+        let recall = babyshield_domain::Recall::from_json_line(&line(i).to_string()).unwrap();
         let outcome = store.upsert_recalls(&[recall]).await.unwrap_or_else(|e| panic!("write {i}: {e}"));
         assert_eq!(outcome.updated, 1, "write {i}");
     }

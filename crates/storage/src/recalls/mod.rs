@@ -14,8 +14,8 @@ pub use index_sync::IndexRefresh;
 pub(crate) use index_sync::SearchIndex;
 pub use query::{After, POINTS_PER_TERM, RecallPage, RecallQuery, ScoredRecall, TermGroup};
 pub use read::{AgencyFreshness, AgencyRow, Count, MAX_RECALLS_PER_BARCODE, RecallStats};
-pub use write::UpsertOutcome;
 pub(crate) use write::now_rfc3339;
+pub use write::{PreparedRecalls, UpsertOutcome};
 
 use babyshield_domain::Recall;
 

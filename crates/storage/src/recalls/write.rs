@@ -30,13 +30,64 @@ impl UpsertOutcome {
 
 /// A recall with everything the row needs computed up front, outside the
 /// transaction.
-struct Prepared<'a> {
-    recall: &'a Recall,
+struct Prepared {
+    recall: Recall,
     doc: String,
     hash: String,
     title: String,
     body: String,
     gtins: Vec<String>,
+}
+
+/// A batch of recalls ready to write: serialized, hashed and turned into
+/// search text. This is CPU work with no I/O, so callers that have a thread
+/// to spare (the import's reader, an ingest's page parser) do it there,
+/// while the previous batch is being written, and hand the result to
+/// [`Store::upsert_prepared`].
+pub struct PreparedRecalls {
+    rows: Vec<Prepared>,
+    /// New words for typo matching (`search_terms`).
+    vocabulary: BTreeSet<String>,
+}
+
+impl PreparedRecalls {
+    /// Within a batch the last copy of an id wins.
+    pub fn new(batch: Vec<Recall>) -> Result<PreparedRecalls, StorageError> {
+        let mut latest: HashMap<String, usize> = HashMap::with_capacity(batch.len());
+        for (i, recall) in batch.iter().enumerate() {
+            latest.insert(recall.id.as_str().to_string(), i);
+        }
+        let mut rows = Vec::with_capacity(latest.len());
+        let mut vocabulary = BTreeSet::new();
+        for (i, recall) in batch.into_iter().enumerate() {
+            if latest.get(recall.id.as_str()) != Some(&i) {
+                continue;
+            }
+            let doc = serde_json::to_string(&recall)?;
+            let hash = hex(&Sha256::digest(doc.as_bytes()));
+            let document = recall.search_document();
+            for word in document.title.split(' ').chain(document.body.split(' ')) {
+                if VOCABULARY_WORD_LEN.contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase()) {
+                    vocabulary.insert(word.to_string());
+                }
+            }
+            let gtins = recall.gtins().iter().map(|g| g.as_str().to_string()).collect();
+            // Padded so whole-word and word-prefix tests are plain substring
+            // searches (see query.rs).
+            let title = format!(" {} ", document.title);
+            rows.push(Prepared { recall, doc, hash, title, body: document.body, gtins });
+        }
+        Ok(PreparedRecalls { rows, vocabulary })
+    }
+
+    /// Recalls in the batch (one per id).
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
 }
 
 /// Most values bound to one statement: a few hundred saves most round trips.
@@ -51,30 +102,12 @@ impl Store {
     /// the whole batch is stored or nothing is. A recall whose content is
     /// unchanged is not rewritten. Within a batch the last copy of an id wins.
     pub async fn upsert_recalls(&self, batch: &[Recall]) -> Result<UpsertOutcome, StorageError> {
-        let mut latest: HashMap<&str, usize> = HashMap::with_capacity(batch.len());
-        for (i, recall) in batch.iter().enumerate() {
-            latest.insert(recall.id.as_str(), i);
-        }
-        let mut prepared = Vec::with_capacity(latest.len());
-        let mut vocabulary = BTreeSet::new();
-        for (i, recall) in batch.iter().enumerate() {
-            if latest.get(recall.id.as_str()) != Some(&i) {
-                continue;
-            }
-            let doc = serde_json::to_string(recall)?;
-            let hash = hex(&Sha256::digest(doc.as_bytes()));
-            let document = recall.search_document();
-            for word in document.title.split(' ').chain(document.body.split(' ')) {
-                if VOCABULARY_WORD_LEN.contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase()) {
-                    vocabulary.insert(word.to_string());
-                }
-            }
-            let gtins = recall.gtins().iter().map(|g| g.as_str().to_string()).collect();
-            // Padded so whole-word and word-prefix tests are plain substring
-            // searches (see query.rs).
-            let title = format!(" {} ", document.title);
-            prepared.push(Prepared { recall, doc, hash, title, body: document.body, gtins });
-        }
+        self.upsert_prepared(PreparedRecalls::new(batch.to_vec())?).await
+    }
+
+    /// [`Store::upsert_recalls`] for a batch prepared beforehand.
+    pub async fn upsert_prepared(&self, batch: PreparedRecalls) -> Result<UpsertOutcome, StorageError> {
+        let PreparedRecalls { rows: prepared, vocabulary } = batch;
         if prepared.is_empty() {
             return Ok(UpsertOutcome::default());
         }
