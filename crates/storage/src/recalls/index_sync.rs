@@ -22,8 +22,10 @@
 //! out its document numbers in that order (`index/mod.rs`). It takes the
 //! generation read before it began: rows changed while it ran are read
 //! again by the first catch-up. Recalls added after the build are indexed
-//! out of order; once those and the dead versions of changed recalls
-//! outnumber the live recalls, a compaction rebuilds the index.
+//! out of order; once they, or the dead versions of changed recalls,
+//! outnumber the live recalls, a compaction rebuilds the index beside the
+//! serving one. What was written meanwhile is applied beside it too; only
+//! the last rows are applied under the refresh turn.
 
 use std::sync::{
     Arc, RwLock,
@@ -32,6 +34,9 @@ use std::sync::{
 
 use super::index::{IndexColumns, IndexRow, IndexStats, RecallIndex};
 use crate::{StorageError, Store};
+
+/// Catch-ups of a compacted index before it takes the refresh turn.
+const CATCH_UP_BESIDE_ROUNDS: usize = 3;
 
 /// Rows read per statement while building.
 const BUILD_CHUNK: i64 = 20_000;
@@ -194,7 +199,7 @@ impl Store {
         self.with_search_index_compacting_after(COMPACT_AFTER_DEAD)
     }
 
-    /// [`Store::with_search_index`], compacting once `dead` old versions and
+    /// [`Store::with_search_index`], compacting once `dead` old versions or
     /// out-of-order additions (and as many as live recalls) accumulate;
     /// tests use small values.
     #[doc(hidden)]
@@ -218,9 +223,9 @@ impl Store {
 
     /// Builds the index when it is not built yet (or when the database's
     /// generation went back, as after a restore), otherwise applies what
-    /// changed; then, when changed recalls left more dead document numbers,
-    /// together with the recalls added out of result order, than there are
-    /// live ones, builds a compact index beside the current one, which
+    /// changed; then, when changed recalls left more dead document numbers
+    /// than there are live ones, or more recalls were added out of result
+    /// order than that, builds a compact index beside the current one, which
     /// keeps answering until the new one replaces it. The server runs this
     /// in the background at every `cache.generation_poll_ms`.
     pub async fn refresh_search_index(&self) -> Result<IndexRefresh, StorageError> {
@@ -228,8 +233,10 @@ impl Store {
             return Ok(IndexRefresh::Disabled);
         };
         let refresh = self.bring_up_to_date(&slot).await?;
-        let crowded =
-            slot.stats().is_some_and(|s| s.dead + s.unordered > s.recalls.max(slot.compact_after_dead));
+        let crowded = slot.stats().is_some_and(|s| {
+            let most = s.recalls.max(slot.compact_after_dead);
+            s.dead > most || s.unordered > most
+        });
         let recently =
             |at: &Option<std::time::Instant>| at.is_some_and(|at| at.elapsed() < COMPACT_AT_MOST_EVERY);
         if crowded && !recently(&slot.compacted.lock().unwrap_or_else(|e| e.into_inner())) {
@@ -319,10 +326,23 @@ impl Store {
     async fn compact(&self, slot: &Arc<SearchIndex>) -> Result<IndexRefresh, StorageError> {
         let generation = self.catalogue_generation().await?;
         let mut fresh = self.build_index(generation).await?;
+        // What was written during the build is applied outside the turn
+        // first: while the turn is held, writes cannot put their rows into
+        // the serving index and searches wait for them to be read back, and
+        // an ingest writes thousands of rows during a build of a large
+        // catalogue. Under the turn only the last few are left.
+        for _ in 0..CATCH_UP_BESIDE_ROUNDS {
+            let now = self.catalogue_generation().await?;
+            if now <= fresh.generation {
+                break;
+            }
+            let (rows, newest) = self.changes_since(fresh.generation, now).await?;
+            fresh = off_async(move || fresh.apply(&rows, newest).map(|()| fresh)).await??;
+        }
         let _turn = slot.refresh.lock().await;
         let now = self.catalogue_generation().await?;
-        if now > generation {
-            let (rows, newest) = self.changes_since(generation, now).await?;
+        if now > fresh.generation {
+            let (rows, newest) = self.changes_since(fresh.generation, now).await?;
             fresh = off_async(move || fresh.apply(&rows, newest).map(|()| fresh)).await??;
         }
         let recalls = fresh.index.stats().recalls;

@@ -21,7 +21,7 @@
 //! Scores, order, totals and keyset positions are exactly those of the SQL
 //! engines (`query.rs`; the ranking test holds all three to the reference
 //! that scores every match). A changed recall gets a new document number and
-//! the old one leaves the `live` bitmap; when dead and out-of-order numbers
+//! the old one leaves the `live` bitmap; when dead or out-of-order numbers
 //! outweigh live ones the owner rebuilds the index (`index_sync.rs`).
 
 use std::cmp::Reverse;
