@@ -29,6 +29,7 @@ impl Bits {
         }
     }
 
+    #[cfg(test)]
     pub fn contains(&self, doc: u32) -> bool {
         self.0.get(doc as usize / 64).is_some_and(|word| word >> (doc % 64) & 1 == 1)
     }
@@ -67,32 +68,15 @@ impl Bits {
         }
     }
 
-    /// `sets[0] & sets[1] & ...` (at least one set), in one pass.
-    pub fn intersection(sets: &[&Bits]) -> Bits {
-        let mut out = Bits(vec![0; sets.iter().map(|s| s.0.len()).min().unwrap_or(0)]);
-        out.or_intersection(sets);
-        out
-    }
-
-    /// `self |= sets[0] & sets[1] & ...`, in one pass.
-    pub fn or_intersection(&mut self, sets: &[&Bits]) {
-        for (i, word) in self.0.iter_mut().enumerate() {
-            *word |= sets.iter().fold(u64::MAX, |all, set| all & set.word(i));
-        }
-    }
-
     /// Word `i`; zero past the end.
     fn word(&self, i: usize) -> u64 {
         self.0.get(i).copied().unwrap_or(0)
     }
 
     /// How many numbers at or above `from` are in the set.
+    #[cfg(test)]
     pub fn count_from(&self, from: u32) -> u64 {
-        let first = from as usize / 64;
-        let Some(&head) = self.0.get(first) else { return 0 };
-        let head = head & (u64::MAX << (from % 64));
-        u64::from(head.count_ones())
-            + self.0[first + 1..].iter().map(|w| u64::from(w.count_ones())).sum::<u64>()
+        count_from(self.0.len(), |i| self.0[i], from)
     }
 
     /// Removes the numbers in `from..to`.
@@ -139,21 +123,82 @@ impl Bits {
 
     /// The numbers in `from..to` in ascending order; words below `from`
     /// are not read.
+    #[cfg(test)]
     pub fn iter_range(&self, from: u32, to: u32) -> impl Iterator<Item = u32> + '_ {
-        let first = from as usize / 64;
-        let end = (to as usize).div_ceil(64).min(self.0.len()).max(first);
-        (first..end)
-            .flat_map(move |i| {
-                let word = if i == first { self.0[i] & (u64::MAX << (from % 64)) } else { self.0[i] };
-                let base = i as u32 * 64;
-                std::iter::successors((word != 0).then_some(word), |rest| {
-                    let next = rest & (rest - 1);
-                    (next != 0).then_some(next)
-                })
-                .map(move |rest| base + rest.trailing_zeros())
-            })
-            .take_while(move |&d| d < to)
+        in_range(self.0.len(), move |i| self.0[i], from, to)
     }
+}
+
+/// A set given as a union of intersections, `(a & b & ...) | (c & d & ...)`,
+/// read word by word where it is asked instead of being built: a tier of a
+/// search is its matches inside one level per term group (for several
+/// combinations of levels), and a page usually needs its first few hundred
+/// words, not all 16,000 of a million recalls.
+pub(super) struct Combined<'a> {
+    terms: Vec<Vec<&'a Bits>>,
+    words: usize,
+}
+
+impl<'a> Combined<'a> {
+    pub fn new(terms: Vec<Vec<&'a Bits>>) -> Combined<'a> {
+        let words = terms.iter().flatten().map(|set| set.0.len()).max().unwrap_or(0);
+        Combined { terms, words }
+    }
+
+    fn word(&self, i: usize) -> u64 {
+        let mut any = 0;
+        for term in &self.terms {
+            let mut all = u64::MAX;
+            for set in term {
+                all &= set.word(i);
+                if all == 0 {
+                    break;
+                }
+            }
+            any |= all;
+        }
+        any
+    }
+
+    pub fn contains(&self, doc: u32) -> bool {
+        self.word(doc as usize / 64) >> (doc % 64) & 1 == 1
+    }
+
+    /// How many numbers at or above `from` are in the set.
+    pub fn count_from(&self, from: u32) -> u64 {
+        count_from(self.words, |i| self.word(i), from)
+    }
+
+    /// The numbers in `from..to` in ascending order; words below `from`
+    /// are not read, nor those after the last number taken.
+    pub fn iter_range(&self, from: u32, to: u32) -> impl Iterator<Item = u32> + '_ {
+        in_range(self.words, move |i| self.word(i), from, to)
+    }
+}
+
+fn count_from(words: usize, word: impl Fn(usize) -> u64, from: u32) -> u64 {
+    let first = from as usize / 64;
+    if first >= words {
+        return 0;
+    }
+    let head = word(first) & (u64::MAX << (from % 64));
+    u64::from(head.count_ones()) + (first + 1..words).map(|i| u64::from(word(i).count_ones())).sum::<u64>()
+}
+
+fn in_range(words: usize, word: impl Fn(usize) -> u64, from: u32, to: u32) -> impl Iterator<Item = u32> {
+    let first = from as usize / 64;
+    let end = (to as usize).div_ceil(64).min(words).max(first);
+    (first..end)
+        .flat_map(move |i| {
+            let bits = if i == first { word(i) & (u64::MAX << (from % 64)) } else { word(i) };
+            let base = i as u32 * 64;
+            std::iter::successors((bits != 0).then_some(bits), |rest| {
+                let next = rest & (rest - 1);
+                (next != 0).then_some(next)
+            })
+            .map(move |rest| base + rest.trailing_zeros())
+        })
+        .take_while(move |&d| d < to)
 }
 
 /// A posting list is a sorted vector of document numbers until it holds one
@@ -240,11 +285,15 @@ mod tests {
         let (mut odd, mut low) = (Bits::zeros(200), Bits::zeros(200));
         (1..200).step_by(2).for_each(|d| odd.insert(d));
         (0..70).for_each(|d| low.insert(d));
-        let both = Bits::intersection(&[&a, &odd, &low]);
-        assert_eq!(both.iter().collect::<Vec<_>>(), vec![1, 63]);
-        let mut union_of_ands = both.clone();
-        union_of_ands.or_intersection(&[&a, &short]);
-        assert_eq!(union_of_ands.iter().collect::<Vec<_>>(), vec![1, 63, 64]);
+        let both = Combined::new(vec![vec![&a, &odd, &low]]);
+        assert_eq!(both.iter_range(0, u32::MAX).collect::<Vec<_>>(), vec![1, 63]);
+        let union_of_ands = Combined::new(vec![vec![&a, &odd, &low], vec![&a, &short]]);
+        assert_eq!(union_of_ands.iter_range(0, u32::MAX).collect::<Vec<_>>(), vec![1, 63, 64]);
+        assert_eq!(union_of_ands.iter_range(2, 64).collect::<Vec<_>>(), vec![63]);
+        let counts =
+            (union_of_ands.count_from(0), union_of_ands.count_from(64), union_of_ands.count_from(65));
+        assert_eq!(counts, (3, 1, 0));
+        assert!(union_of_ands.contains(64) && !union_of_ands.contains(130) && !union_of_ands.contains(9_999));
         let mut within = a.clone();
         within.and_any(&[&short, &low]);
         assert_eq!(within.iter().collect::<Vec<_>>(), vec![1, 63, 64]);

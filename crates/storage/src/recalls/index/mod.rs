@@ -30,7 +30,7 @@ use std::ops::Bound;
 
 use babyshield_domain::{RecallFilters, ymd};
 mod bits;
-use bits::{Bits, Postings};
+use bits::{Bits, Combined, Postings};
 
 use super::{
     dialect::MIN_PREFIX_LEN,
@@ -277,18 +277,16 @@ impl RecallIndex {
                 _ => None,
             };
             // The union of the tier's combinations, each the matches
-            // inside one level per group: one pass per combination.
-            let mut members: Option<Bits> = None;
-            for combo in &tier.combos {
-                let sets: Vec<&Bits> = std::iter::once(&matches)
-                    .chain(levels.iter().zip(combo).map(|(group, level)| group.level(*level)))
-                    .collect();
-                match &mut members {
-                    Some(members) => members.or_intersection(&sets),
-                    None => members = Some(Bits::intersection(&sets)),
-                }
-            }
-            let Some(members) = members else { continue };
+            // inside one level per group, read only as far as the page goes.
+            let members = Combined::new(
+                (tier.combos.iter())
+                    .map(|combo| {
+                        std::iter::once(&matches)
+                            .chain(levels.iter().zip(combo).map(|(group, level)| group.level(*level)))
+                            .collect()
+                    })
+                    .collect(),
+            );
             let need = want - picked.len();
             picked.extend(self.in_order(&members, position, days, need).into_iter().map(|d| (tier.score, d)));
         }
@@ -358,7 +356,13 @@ impl RecallIndex {
 
     /// Up to `need` of `members` in result order (date desc, id asc),
     /// strictly after `position` and inside `days`.
-    fn in_order(&self, members: &Bits, position: Option<&After>, days: (u32, u32), need: usize) -> Vec<u32> {
+    fn in_order(
+        &self,
+        members: &Combined,
+        position: Option<&After>,
+        days: (u32, u32),
+        need: usize,
+    ) -> Vec<u32> {
         let (from, to) = self.ordered_span(days, position);
         let mut found: Vec<u32> = members.iter_range(from, to).take(need).collect();
         let tail = self.tail_in_order(members, position, days, need);
@@ -392,7 +396,7 @@ impl RecallIndex {
     /// [`RecallIndex::in_order`] for the documents added since the build.
     fn tail_in_order(
         &self,
-        members: &Bits,
+        members: &Combined,
         position: Option<&After>,
         days: (u32, u32),
         need: usize,
