@@ -325,8 +325,9 @@ impl RecallIndex {
     /// The three levels of one term group (`tiers.rs`), as bitsets.
     fn levels(&self, group: &TermGroup) -> GroupLevels {
         let n = self.docs.len();
+        let own = self.words.get(group.term.as_str());
         let mut whole = Bits::zeros(n);
-        if let Some(word) = self.words.get(group.term.as_str()) {
+        if let Some(word) = own {
             word.title.add_to(&mut whole);
         }
         let mut matched: Vec<&Word> = Vec::new();
@@ -342,9 +343,13 @@ impl RecallIndex {
             matched.extend(self.words.get(group.term.as_str()));
         }
         matched.extend(group.variants.iter().filter_map(|v| self.words.get(v.as_str())));
-        let (mut partial, mut elsewhere) = (Bits::zeros(n), Bits::zeros(n));
+        // Every title match starts from the term's own (a copy instead of
+        // a second union of its list, usually the longest one).
+        let (mut partial, mut elsewhere) = (whole.clone(), Bits::zeros(n));
         for word in &matched {
-            word.title.add_to(&mut partial);
+            if !own.is_some_and(|own| std::ptr::eq(own, *word)) {
+                word.title.add_to(&mut partial);
+            }
             word.body.add_to(&mut elsewhere);
         }
         // `partial` holds every title match so far: what is left of the
