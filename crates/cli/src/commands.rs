@@ -66,7 +66,8 @@ fn babyshield_storage_backend(config: &Config) -> &'static str {
 }
 
 pub async fn import(config_path: Option<&Path>, file: &Path, batch_size: usize) -> anyhow::Result<ExitCode> {
-    let config = load(config_path)?;
+    let mut config = load(config_path)?;
+    config.database.sqlite_cache_mib = config.database.sqlite_cache_mib.max(import::IMPORT_SQLITE_CACHE_MIB);
     telemetry::init_logging(&config.log);
     let store = open_store(&config).await?;
     if config.database.migrate_on_start {

@@ -35,6 +35,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
         statement_timeout: Duration::from_millis(config.database.statement_timeout_ms),
         sqlite_mmap_mib: config.database.sqlite_mmap_mib,
+        sqlite_cache_mib: config.database.sqlite_cache_mib,
         breaker: config.database.breaker,
         read_retries: config.database.read_retries,
     };

@@ -240,6 +240,7 @@ async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
         acquire_timeout: Duration::from_secs(1),
         statement_timeout: Duration::from_secs(5),
         sqlite_mmap_mib: 64,
+        sqlite_cache_mib: 64,
         breaker: babyshield_storage::BreakerConfig { failures: 5, window_secs: 60, open_secs: 5 },
         read_retries: 0,
     })

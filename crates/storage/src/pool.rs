@@ -25,6 +25,8 @@ pub struct DatabaseSettings {
     /// SQLite: how much of the file to read through a memory map (page reads
     /// without a syscall each; mapped pages count in RSS but are page cache).
     pub sqlite_mmap_mib: u64,
+    /// SQLite: page cache per connection, in MiB.
+    pub sqlite_cache_mib: u64,
     /// Failures (unavailable database) that open the database breaker.
     pub breaker: BreakerConfig,
     /// Retries of idempotent reads after a transient failure.
@@ -119,11 +121,12 @@ impl Store {
                     // Read pages through a memory map instead of a read()
                     // syscall each: search touches many rows per query.
                     .pragma("mmap_size", (settings.sqlite_mmap_mib * 1024 * 1024).to_string())
-                    // Page cache per connection, at most 64 MiB. Reads through
-                    // the map do not fill it; writes do: a batch of recalls
-                    // touches several B-trees and FTS segments, and with 8 MiB
-                    // it re-read its own pages (+22 % recalls/s at 64 MiB).
-                    .pragma("cache_size", "-65536")
+                    // Page cache per connection (64 MiB by default). Reads
+                    // through the map do not fill it; writes do: a batch of
+                    // recalls touches several B-trees and FTS segments, and
+                    // with 8 MiB it re-read its own pages (+22 % recalls/s at
+                    // 64 MiB). Negative: a size in KiB, not in pages.
+                    .pragma("cache_size", format!("-{}", settings.sqlite_cache_mib * 1024))
                     // Checkpoint the write-ahead log every 10,000 pages (about
                     // 40 MB) instead of 1,000: a page written by several
                     // batches in between is copied back to the database once,

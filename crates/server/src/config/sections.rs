@@ -77,6 +77,10 @@ pub struct DatabaseConfig {
     pub load_sample_data: bool,
     /// SQLite only: MiB of the database file read through a memory map.
     pub sqlite_mmap_mib: u64,
+    /// SQLite only: MiB of page cache per connection (filled by writes and
+    /// by reads beyond the memory map). `babyshield import` uses at least
+    /// 512 for its one writing connection.
+    pub sqlite_cache_mib: u64,
     /// Database failures that open its circuit breaker (default: 5 in 60 s).
     pub breaker: crate::resilience::BreakerConfig,
     /// Retries of idempotent reads after a transient failure (full jitter,
@@ -95,6 +99,7 @@ impl Default for DatabaseConfig {
             migrate_on_start: true,
             load_sample_data: true,
             sqlite_mmap_mib: 1024,
+            sqlite_cache_mib: 64,
             breaker: crate::resilience::BreakerConfig { failures: 5, window_secs: 60, open_secs: 5 },
             read_retries: 2,
         }
@@ -121,6 +126,9 @@ impl DatabaseConfig {
             ));
         }
         positive("database.acquire_timeout_ms", self.acquire_timeout_ms)?;
+        if !(1..=65_536).contains(&self.sqlite_cache_mib) {
+            return Err(ConfigError::new("database.sqlite_cache_mib", "must be between 1 and 65536"));
+        }
         self.breaker.validate("database.breaker").map_err(|m| ConfigError::new("database.breaker", m))?;
         if self.read_retries > 5 {
             return Err(ConfigError::new("database.read_retries", "must be at most 5"));

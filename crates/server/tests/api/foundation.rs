@@ -242,3 +242,18 @@ async fn the_api_is_described_in_openapi_3_1_and_browsable_offline(db: Db) {
     let html = docs.text().await.unwrap();
     assert!(html.contains("swagger") && !html.contains("cdn."), "served from the binary");
 }
+
+/// `database.sqlite_cache_mib` reaches every SQLite connection's page cache.
+#[tokio::test]
+async fn the_sqlite_page_cache_follows_the_configuration() {
+    let app = TestApp::spawn_with(Db::Sqlite, |c| c.database.sqlite_cache_mib = 7).await;
+    let babyshield_storage::Pool::Sqlite(pool) = app.state.store().pool() else { panic!("a SQLite store") };
+    let mut seen = Vec::new();
+    // Two connections held at once: the setting is per connection.
+    let (mut a, mut b) = (pool.acquire().await.unwrap(), pool.acquire().await.unwrap());
+    for conn in [&mut a, &mut b] {
+        let size: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(&mut **conn).await.unwrap();
+        seen.push(size);
+    }
+    assert_eq!(seen, [-7 * 1024, -7 * 1024], "negative: KiB");
+}
