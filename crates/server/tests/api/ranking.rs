@@ -20,7 +20,7 @@ use crate::harness::{Db, TestApp};
 crate::on_both_databases!(
     tiers_agree_with_ranking_every_match_on_every_page,
     the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh,
-    a_crowded_index_is_rebuilt_compact_and_answers_the_same,
+    a_crowded_index_is_compacted_and_answers_the_same,
 );
 
 const WORDS: &[&str] = &[
@@ -299,7 +299,7 @@ async fn the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh(db:
     assert_eq!(store.search_index_stats().unwrap().dead, 1);
 }
 
-async fn a_crowded_index_is_rebuilt_compact_and_answers_the_same(db: Db) {
+async fn a_crowded_index_is_compacted_and_answers_the_same(db: Db) {
     let app = TestApp::spawn(db).await;
     // A store of its own, compacting after a few changed recalls.
     let store = babyshield_server::open_store(app.state.config())
@@ -335,7 +335,7 @@ async fn a_crowded_index_is_rebuilt_compact_and_answers_the_same(db: Db) {
     let before = rows(&store.search_recalls(&kettle, None, 0, 20).await.unwrap().items);
     assert_eq!(store.search_index_stats().unwrap().dead, 16);
 
-    assert_eq!(store.refresh_search_index().await.unwrap(), IndexRefresh::Built { recalls: 8 });
+    assert_eq!(store.refresh_search_index().await.unwrap(), IndexRefresh::Compacted { recalls: 8 });
     assert_eq!(store.search_index_stats().unwrap().dead, 0);
     assert_eq!(rows(&store.search_recalls(&kettle, None, 0, 20).await.unwrap().items), before);
     assert_eq!(store.search_recalls(&green, None, 0, 20).await.unwrap().total, 8);

@@ -23,9 +23,12 @@
 //! generation read before it began: rows changed while it ran are read
 //! again by the first catch-up. Recalls added after the build are indexed
 //! out of order; once they, or the dead versions of changed recalls,
-//! outnumber the live recalls, a compaction rebuilds the index beside the
-//! serving one. What was written meanwhile is applied beside it too; only
-//! the last rows are applied under the refresh turn.
+//! outnumber the live recalls, a compaction copies the serving index into a
+//! compact one beside it (live recalls only, renumbered in result order,
+//! nothing read from the database or tokenized again), a part at a time
+//! under the read lock. What was written meanwhile is read from the
+//! database and applied beside it too; only the last rows are applied
+//! under the refresh turn.
 
 use std::sync::{
     Arc, RwLock,
@@ -56,6 +59,10 @@ pub(crate) struct SearchIndex {
     compact_after_dead: u64,
     /// When the last compaction finished.
     compacted: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Times the index was replaced (built or compacted), changed under
+    /// the write lock: a compaction copying between two holds of the read
+    /// lock sees whether it still copies the same index.
+    replaced: std::sync::atomic::AtomicU64,
 }
 
 struct Indexed {
@@ -91,6 +98,10 @@ async fn off_async<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
         .map_err(|e| StorageError::Unavailable(format!("search index work failed: {e}")))
 }
 
+/// Document numbers a compaction copies per hold of the read lock (about
+/// a millisecond).
+const COMPACT_POSTINGS_PER_HOLD: usize = 100_000;
+
 /// Changed rows applied per hold of the write lock.
 const APPLY_SLICE: usize = 128;
 
@@ -116,6 +127,7 @@ impl SearchIndex {
             known: AtomicI64::new(0),
             compact_after_dead,
             compacted: std::sync::Mutex::new(None),
+            replaced: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -159,10 +171,44 @@ impl SearchIndex {
     /// enough (hundreds of milliseconds at a million recalls) to stall
     /// every search waiting for the lock.
     fn replace(&self, indexed: Indexed) {
-        let old = self.write().replace(indexed);
+        let old = {
+            let mut state = self.write();
+            self.replaced.fetch_add(1, Ordering::SeqCst);
+            state.replace(indexed)
+        };
         if let Some(old) = old {
             drop(tokio::task::spawn_blocking(move || drop(old)));
         }
+    }
+
+    /// A compact copy of the serving index (`RecallIndex::start_compaction`)
+    /// at the generation it stood at when the copy began; `None` when it
+    /// is not built or was replaced meanwhile. The read lock is held for
+    /// the documents and filter lists, then for about
+    /// [`COMPACT_POSTINGS_PER_HOLD`] document numbers at a time, so writes
+    /// (which wait for readers) get in between. Rows a write was applying
+    /// when the copy began may be in it; they are read again with the
+    /// generation's catch-up, and an upsert replaces a recall's version.
+    fn compacted(&self) -> Option<Indexed> {
+        let (mut compaction, generation, serial) = {
+            let state = self.read();
+            let indexed = state.as_ref()?;
+            let serial = self.replaced.load(Ordering::SeqCst);
+            (indexed.index.start_compaction(), indexed.generation, serial)
+        };
+        loop {
+            let state = self.read();
+            let indexed = state.as_ref()?;
+            if self.replaced.load(Ordering::SeqCst) != serial {
+                return None;
+            }
+            if indexed.index.copy_words(&mut compaction, COMPACT_POSTINGS_PER_HOLD) {
+                break;
+            }
+        }
+        let mut index = compaction.finish()?;
+        index.shrink();
+        Some(Indexed { index, generation })
     }
 
     fn know(&self, generation: i64) {
@@ -182,6 +228,10 @@ pub enum IndexRefresh {
     Disabled,
     /// Built from every recall.
     Built {
+        recalls: u64,
+    },
+    /// Copied compact (only live recalls, all in result order) and caught up.
+    Compacted {
         recalls: u64,
     },
     /// Applied the rows changed since the index's generation.
@@ -321,11 +371,16 @@ impl Store {
         Ok(IndexRefresh::CaughtUp { rows: count })
     }
 
-    /// Builds a new index while the current one serves, catches it up
-    /// under the refresh turn, and swaps it in.
+    /// Copies the serving index into a compact one while it serves (see
+    /// [`SearchIndex::compacted`]), catches the copy up with what was
+    /// written meanwhile, and swaps it in.
     async fn compact(&self, slot: &Arc<SearchIndex>) -> Result<IndexRefresh, StorageError> {
-        let generation = self.catalogue_generation().await?;
-        let mut fresh = self.build_index(generation).await?;
+        let started = std::time::Instant::now();
+        let copying = Arc::clone(slot);
+        let Some(mut fresh) = off_async(move || copying.compacted()).await? else {
+            // Replaced (rebuilt) while it was being copied: nothing to do.
+            return Ok(IndexRefresh::Current);
+        };
         // What was written during the build is applied outside the turn
         // first: while the turn is held, writes cannot put their rows into
         // the serving index and searches wait for them to be read back, and
@@ -348,7 +403,9 @@ impl Store {
         let recalls = fresh.index.stats().recalls;
         slot.replace(fresh);
         *slot.compacted.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
-        Ok(IndexRefresh::Built { recalls })
+        tracing::info!(recalls, ms = started.elapsed().as_millis() as u64, "search index compacted");
+        metrics::counter!("search_index_compactions_total").increment(1);
+        Ok(IndexRefresh::Compacted { recalls })
     }
 
     /// The rows written after generation `have`, with the generation the

@@ -29,7 +29,6 @@ impl Bits {
         }
     }
 
-    #[cfg(test)]
     pub fn contains(&self, doc: u32) -> bool {
         self.0.get(doc as usize / 64).is_some_and(|word| word >> (doc % 64) & 1 == 1)
     }
@@ -116,14 +115,12 @@ impl Bits {
     }
 
     /// The numbers in ascending order.
-    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
         self.iter_range(0, u32::MAX)
     }
 
     /// The numbers in `from..to` in ascending order; words below `from`
     /// are not read.
-    #[cfg(test)]
     pub fn iter_range(&self, from: u32, to: u32) -> impl Iterator<Item = u32> + '_ {
         in_range(self.0.len(), move |i| self.0[i], from, to)
     }
@@ -251,6 +248,41 @@ impl Postings {
             }
             Postings::Dense(bits) => into.or(bits),
         }
+    }
+
+    /// The members, ascending.
+    pub fn for_each(&self, mut f: impl FnMut(u32)) {
+        match self {
+            Postings::List(list) => list.iter().for_each(|&d| f(d)),
+            Postings::Dense(bits) => bits.iter().for_each(f),
+        }
+    }
+
+    /// How many members there are.
+    pub fn count(&self) -> usize {
+        match self {
+            Postings::List(list) => list.len(),
+            Postings::Dense(bits) => bits.len() as usize,
+        }
+    }
+
+    /// The members' new numbers under `renumber` (old number -> new one;
+    /// `u32::MAX` or beyond its end: left out), in the form a build that
+    /// pushed them in order would have chosen; `None` when none is left.
+    pub fn renumbered(&self, renumber: &[u32]) -> Option<Postings> {
+        let mut docs = Vec::with_capacity(self.count());
+        self.for_each(|d| match renumber.get(d as usize) {
+            Some(&new) if new != u32::MAX => docs.push(new),
+            _ => {}
+        });
+        if docs.is_empty() {
+            return None;
+        }
+        docs.sort_unstable();
+        let mut postings = Postings::default();
+        docs.into_iter().for_each(|d| postings.push(d));
+        postings.shrink();
+        Some(postings)
     }
 
     pub fn shrink(&mut self) {

@@ -22,7 +22,8 @@
 //! engines (`query.rs`; the ranking test holds all three to the reference
 //! that scores every match). A changed recall gets a new document number and
 //! the old one leaves the `live` bitmap; when dead or out-of-order numbers
-//! outweigh live ones the owner rebuilds the index (`index_sync.rs`).
+//! outweigh live ones the owner makes a compact copy of the index
+//! (`start_compaction`, `copy_words`; `index_sync.rs`).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
@@ -127,6 +128,24 @@ pub(crate) struct RecallIndex {
     by_category: HashMap<Box<str>, Postings>,
 }
 
+/// A compact copy of a [`RecallIndex`] under way
+/// ([`RecallIndex::start_compaction`]).
+pub(crate) struct Compaction {
+    /// Old document number -> new one (`u32::MAX`: dead when it started).
+    renumber: Vec<u32>,
+    index: RecallIndex,
+    /// The last word copied.
+    copied_to: Option<Box<str>>,
+    done: bool,
+}
+
+impl Compaction {
+    /// The copy, once [`RecallIndex::copy_words`] copied every word.
+    pub(crate) fn finish(self) -> Option<RecallIndex> {
+        self.done.then_some(self.index)
+    }
+}
+
 /// What the index holds, for metrics and health pages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -217,6 +236,68 @@ impl RecallIndex {
         self.live.insert(doc);
         self.live_count += 1;
         Ok(())
+    }
+
+    /// Starts a compact copy of the index: the recalls live now, numbered
+    /// in result order, with no dead or out-of-order document numbers, as a
+    /// build from the database would number them, without reading or
+    /// tokenizing anything again. One pass over the documents and the filter
+    /// lists; the words follow a part at a time ([`RecallIndex::copy_words`]),
+    /// so the owner can let writes in between.
+    pub(crate) fn start_compaction(&self) -> Compaction {
+        let mut order: Vec<u32> = (0..self.docs.len() as u32).filter(|&d| self.live.contains(d)).collect();
+        order.sort_unstable_by(|a, b| self.order(*a).cmp(&self.order(*b)));
+        let mut renumber = vec![u32::MAX; self.docs.len()];
+        let mut index = RecallIndex { live: Bits::zeros(order.len()), ..RecallIndex::default() };
+        index.docs.reserve_exact(order.len());
+        index.by_rid.reserve(order.len());
+        for (new, &old) in order.iter().enumerate() {
+            let new = new as u32;
+            renumber[old as usize] = new;
+            let doc = &self.docs[old as usize];
+            index.by_rid.insert(doc.rid, new);
+            index.docs.push(Doc { rid: doc.rid, day: doc.day, id: doc.id.clone() });
+            index.live.insert(new);
+        }
+        index.live_count = order.len() as u64;
+        index.ordered = order.len() as u32;
+        let facets = |from: &HashMap<Box<str>, Postings>| -> HashMap<Box<str>, Postings> {
+            (from.iter())
+                .filter_map(|(value, postings)| Some((value.clone(), postings.renumbered(&renumber)?)))
+                .collect()
+        };
+        index.by_agency = facets(&self.by_agency);
+        index.by_severity = facets(&self.by_severity);
+        index.by_category = facets(&self.by_category);
+        Compaction { renumber, index, copied_to: None, done: false }
+    }
+
+    /// Copies the next words of `compaction`, at least one and until about
+    /// `budget` document numbers were read. Document numbers given out
+    /// after [`RecallIndex::start_compaction`] are left out, so writes that
+    /// came in between do not matter (their rows are applied to the copy
+    /// afterwards). Returns whether every word is copied.
+    pub(crate) fn copy_words(&self, compaction: &mut Compaction, budget: usize) -> bool {
+        let from = match &compaction.copied_to {
+            Some(last) => Bound::Excluded(&**last),
+            None => Bound::Unbounded,
+        };
+        let mut read = 0;
+        for (text, word) in self.words.range::<str, _>((from, Bound::Unbounded)) {
+            if read >= budget {
+                return false;
+            }
+            read += word.title.count() + word.body.count();
+            let title = word.title.renumbered(&compaction.renumber);
+            let body = word.body.renumbered(&compaction.renumber);
+            if title.is_some() || body.is_some() {
+                let copy = Word { title: title.unwrap_or_default(), body: body.unwrap_or_default() };
+                compaction.index.words.insert(text.clone(), copy);
+            }
+            compaction.copied_to = Some(text.clone());
+        }
+        compaction.done = true;
+        true
     }
 
     /// Releases the spare capacity left by building.
@@ -671,6 +752,62 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A compaction gives what a build in result order gives, also when
+    /// recalls are written to the original while the words are copied.
+    #[test]
+    fn a_compact_copy_equals_a_build_in_result_order() {
+        let words = ["crib", "cribs", "sheet", "lamp", "stroller", "strap"];
+        let rows: Vec<IndexRow> = (0..400i64)
+            .map(|i| {
+                let n = (i * 7_919 % 400) as usize;
+                let title = format!("{} {}", words[n % 6], words[n / 6 % 6]);
+                let date = format!("2023-{:02}-{:02}", 1 + n % 5, 1 + n / 5 % 3);
+                row(i + 1, &format!("R-{n:03}"), &date, &title, words[n / 36 % 6])
+            })
+            .collect();
+        // The first half written twice (the second time changed, so
+        // different words), the rest out of result order.
+        let changed = |r: &IndexRow| IndexRow { search_body: format!("{} lamp", r.search_body), ..r.clone() };
+        let mut original = RecallIndex::default();
+        rows.iter().for_each(|r| original.upsert(r).unwrap());
+        rows[..200].iter().for_each(|r| original.upsert(&changed(r)).unwrap());
+        assert!(original.stats().dead == 200 && original.stats().unordered > 300);
+
+        let mut compaction = original.start_compaction();
+        let mut parts = 0;
+        while !original.copy_words(&mut compaction, 40) {
+            parts += 1;
+            // A write between two parts: a changed recall and a new one.
+            original.upsert(&changed(&changed(&rows[300]))).unwrap();
+            original.upsert(&row(10_000 + parts, &format!("N-{parts}"), "2023-01-01", "crib", "")).unwrap();
+        }
+        assert!(parts > 3, "copied in {parts} parts");
+        let compact = compaction.finish().unwrap();
+
+        let mut final_rows: Vec<IndexRow> =
+            rows[..200].iter().map(changed).chain(rows[200..].iter().cloned()).collect();
+        final_rows.sort_by_key(|r| (Reverse(r.recall_date.clone()), r.id.clone()));
+        let mut built = RecallIndex::default();
+        final_rows.iter().for_each(|r| built.upsert(r).unwrap());
+        assert_eq!(compact.stats(), built.stats());
+        assert_eq!((compact.stats().dead, compact.stats().unordered), (0, 0));
+        assert!(compact.words.keys().eq(built.words.keys()));
+        assert!(compact.docs.iter().map(|d| (d.rid, &d.id)).eq(built.docs.iter().map(|d| (d.rid, &d.id))));
+
+        let mut filtered = query(vec![group("crib", &[])]);
+        filtered.filters.agencies = vec![AgencyCode::parse("CPSC").unwrap()];
+        filtered.filters.severity = Some(Severity::High);
+        for q in [query(Vec::new()), query(vec![group("lamp", &[]), group("stra", &["strap"])]), filtered] {
+            let expected = built.search(&q, None, 0, 1_000).unwrap();
+            assert!(expected.0 > 0);
+            assert_eq!(compact.search(&q, None, 0, 1_000).unwrap(), expected);
+        }
+        // The copy takes writes like any index.
+        let mut compact = compact;
+        compact.upsert(&changed(&rows[0])).unwrap();
+        assert_eq!(compact.stats().dead, 1);
     }
 
     #[test]
