@@ -98,8 +98,8 @@ async fn off_async<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
         .map_err(|e| StorageError::Unavailable(format!("search index work failed: {e}")))
 }
 
-/// Document numbers a compaction copies per hold of the read lock (about
-/// a millisecond).
+/// Document numbers a compaction copies per hold of the read lock: a write
+/// waits for at most one such part.
 const COMPACT_POSTINGS_PER_HOLD: usize = 100_000;
 
 /// Changed rows applied per hold of the write lock.
