@@ -17,7 +17,8 @@ use babyshield_storage::{
 /// 50,000 (with `IMPORT_SQLITE_CACHE_MIB`). A batch holds SQLite's write
 /// lock while it commits (about 2 s at 20,000): a server writing to the same
 /// file meanwhile waits up to that long (`--batch-size` lowers it). Two
-/// batches are in memory at once, about 80 MB each.
+/// batches are in memory at once (estimated at about 80 MB each, not
+/// measured apart from the process's peak RSS).
 pub const DEFAULT_BATCH: usize = 20_000;
 /// Page cache (MiB) of the `import` command's own connections at least.
 /// A batch dirties a page of every secondary index for nearly each recall

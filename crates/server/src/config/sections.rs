@@ -78,8 +78,8 @@ pub struct DatabaseConfig {
     /// SQLite only: MiB of the database file read through a memory map.
     pub sqlite_mmap_mib: u64,
     /// SQLite only: MiB of page cache per connection (filled by writes and
-    /// by reads beyond the memory map). `babyshield import` uses at least
-    /// 512 for its one writing connection.
+    /// by reads beyond the memory map). `babyshield import` gives its own
+    /// connections at least 512.
     pub sqlite_cache_mib: u64,
     /// Database failures that open its circuit breaker (default: 5 in 60 s).
     pub breaker: crate::resilience::BreakerConfig,

@@ -206,9 +206,8 @@ impl SearchIndex {
                 break;
             }
         }
-        let mut index = compaction.finish()?;
-        index.shrink();
-        Some(Indexed { index, generation })
+        // Every list of the copy was made to size: no `shrink` pass.
+        Some(Indexed { index: compaction.finish(), generation })
     }
 
     fn know(&self, generation: i64) {
@@ -381,7 +380,7 @@ impl Store {
             // Replaced (rebuilt) while it was being copied: nothing to do.
             return Ok(IndexRefresh::Current);
         };
-        // What was written during the build is applied outside the turn
+        // What was written during the copy is applied outside the turn
         // first: while the turn is held, writes cannot put their rows into
         // the serving index and searches wait for them to be read back, and
         // an ingest writes thousands of rows during a build of a large

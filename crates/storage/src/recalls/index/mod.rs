@@ -136,13 +136,12 @@ pub(crate) struct Compaction {
     index: RecallIndex,
     /// The last word copied.
     copied_to: Option<Box<str>>,
-    done: bool,
 }
 
 impl Compaction {
-    /// The copy, once [`RecallIndex::copy_words`] copied every word.
-    pub(crate) fn finish(self) -> Option<RecallIndex> {
-        self.done.then_some(self.index)
+    /// The copy, once [`RecallIndex::copy_words`] said every word is copied.
+    pub(crate) fn finish(self) -> RecallIndex {
+        self.index
     }
 }
 
@@ -269,7 +268,7 @@ impl RecallIndex {
         index.by_agency = facets(&self.by_agency);
         index.by_severity = facets(&self.by_severity);
         index.by_category = facets(&self.by_category);
-        Compaction { renumber, index, copied_to: None, done: false }
+        Compaction { renumber, index, copied_to: None }
     }
 
     /// Copies the next words of `compaction`, at least one and until about
@@ -283,20 +282,21 @@ impl RecallIndex {
             None => Bound::Unbounded,
         };
         let mut read = 0;
+        let mut last: Option<&Box<str>> = None;
         for (text, word) in self.words.range::<str, _>((from, Bound::Unbounded)) {
-            if read >= budget {
+            if read >= budget && last.is_some() {
+                compaction.copied_to = last.cloned();
                 return false;
             }
             read += word.title.count() + word.body.count();
+            last = Some(text);
             let title = word.title.renumbered(&compaction.renumber);
             let body = word.body.renumbered(&compaction.renumber);
             if title.is_some() || body.is_some() {
                 let copy = Word { title: title.unwrap_or_default(), body: body.unwrap_or_default() };
                 compaction.index.words.insert(text.clone(), copy);
             }
-            compaction.copied_to = Some(text.clone());
         }
-        compaction.done = true;
         true
     }
 
@@ -784,7 +784,7 @@ mod tests {
             original.upsert(&row(10_000 + parts, &format!("N-{parts}"), "2023-01-01", "crib", "")).unwrap();
         }
         assert!(parts > 3, "copied in {parts} parts");
-        let compact = compaction.finish().unwrap();
+        let compact = compaction.finish();
 
         let mut final_rows: Vec<IndexRow> =
             rows[..200].iter().map(changed).chain(rows[200..].iter().cloned()).collect();
