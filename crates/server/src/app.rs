@@ -54,7 +54,7 @@ impl Application {
         let secrets = Secrets::resolve(&config)?;
         let mut store = open_store(&config).await?;
         if config.search.in_memory_index {
-            store = store.with_search_index();
+            store = store.with_search_index_and_document_cache(config.search.document_cache_mib);
         }
         if config.database.migrate_on_start {
             let status = store.migrate().await.context("cannot migrate the database")?;

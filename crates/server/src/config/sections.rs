@@ -217,6 +217,10 @@ pub struct SearchConfig {
     /// start and kept current from the database (about 400 MB per million
     /// recalls); `false` searches through the database's full-text indexes.
     pub in_memory_index: bool,
+    /// Memory (MiB) for the stored documents of recent result pages, kept
+    /// by version beside the in-memory index; 0 reads every page's
+    /// documents from the database.
+    pub document_cache_mib: u64,
 }
 
 impl Default for SearchConfig {
@@ -227,9 +231,14 @@ impl Default for SearchConfig {
             max_concurrent: 8,
             max_queued: 64,
             in_memory_index: true,
+            document_cache_mib: babyshield_storage::recalls::DEFAULT_DOCUMENT_CACHE_MIB,
         }
     }
 }
+
+/// Largest `search.document_cache_mib` (64 GiB): a typo of a few digits
+/// more is refused instead of letting the cache take the machine.
+const MAX_DOCUMENT_CACHE_MIB: u64 = 65_536;
 
 impl SearchConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
@@ -238,6 +247,12 @@ impl SearchConfig {
         }
         if self.max_concurrent == 0 {
             return Err(ConfigError::new("search.max_concurrent", "must be greater than 0"));
+        }
+        if self.document_cache_mib > MAX_DOCUMENT_CACHE_MIB {
+            return Err(ConfigError::new(
+                "search.document_cache_mib",
+                format!("must be at most {MAX_DOCUMENT_CACHE_MIB} (MiB)"),
+            ));
         }
         positive("search.vocabulary_refresh_secs", self.vocabulary_refresh_secs)
     }

@@ -21,6 +21,7 @@ crate::on_both_databases!(
     tiers_agree_with_ranking_every_match_on_every_page,
     the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh,
     a_crowded_index_is_compacted_and_answers_the_same,
+    a_result_page_shows_the_version_the_index_holds,
 );
 
 const WORDS: &[&str] = &[
@@ -341,4 +342,65 @@ async fn a_crowded_index_is_compacted_and_answers_the_same(db: Db) {
     assert_eq!(store.search_recalls(&green, None, 0, 20).await.unwrap().total, 8);
     let blue = RecallQuery { groups: vec![group("blue", &[])], ..kettle };
     assert_eq!(store.search_recalls(&blue, None, 0, 20).await.unwrap().total, 0);
+}
+
+/// Result pages' documents are kept in memory by version
+/// (`search.document_cache_mib`): a recall changed by another process is
+/// shown as it now is once the index has its new version, and an unchanged
+/// one is not read from the database again.
+async fn a_result_page_shows_the_version_the_index_holds(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let store = app.state.store();
+    let other = babyshield_server::open_store(app.state.config()).await.unwrap();
+    let import = |description: &'static str| {
+        let other = other.clone();
+        async move {
+            let line = json!({
+                "id": "CPSC-92001", "agencyCode": "CPSC", "title": "Heron crib",
+                "recallDate": "2024-05-01", "description": description,
+            });
+            babyshield_server::import::import_jsonl(
+                &other,
+                std::io::Cursor::new(line.to_string()),
+                100,
+                |_| {},
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let heron =
+        RecallQuery { groups: vec![group("heron", &[])], id: None, filters: RecallFilters::default() };
+    let description = |store: Store| {
+        let heron = heron.clone();
+        async move {
+            let page = store.search_recalls(&heron, None, 0, 10).await.unwrap();
+            assert_eq!(page.items.len(), 1);
+            page.items[0].recall.description.clone().unwrap()
+        }
+    };
+
+    import("Sold in spring").await;
+    store.refresh_search_index().await.unwrap();
+    assert_eq!(description(store.clone()).await, "Sold in spring");
+    // Changed elsewhere: the cached version is older than the index's.
+    import("Sold in autumn").await;
+    assert!(matches!(store.refresh_search_index().await.unwrap(), IndexRefresh::CaughtUp { rows: 1 }));
+    assert_eq!(description(store.clone()).await, "Sold in autumn");
+
+    // An edit by hand that leaves the row's generation alone is not seen
+    // through the cache (the page is not read from the database again),
+    // and is seen by a store without one.
+    crate::family::exec(
+        &app,
+        "UPDATE recalls SET doc = replace(doc, 'Sold in autumn', 'Edited by hand') WHERE id = 'CPSC-92001'",
+    )
+    .await;
+    assert_eq!(description(store.clone()).await, "Sold in autumn");
+    let uncached = babyshield_server::open_store(app.state.config())
+        .await
+        .unwrap()
+        .with_search_index_and_document_cache(0);
+    uncached.refresh_search_index().await.unwrap();
+    assert_eq!(description(uncached).await, "Edited by hand");
 }

@@ -35,7 +35,10 @@ use std::sync::{
     atomic::{AtomicI64, Ordering},
 };
 
-use super::index::{IndexColumns, IndexRow, IndexStats, RecallIndex};
+use super::{
+    documents::DocumentCache,
+    index::{IndexColumns, IndexRow, IndexStats, RecallIndex},
+};
 use crate::{StorageError, Store};
 
 /// Catch-ups of a compacted index before it takes the refresh turn.
@@ -44,7 +47,8 @@ const CATCH_UP_BESIDE_ROUNDS: usize = 3;
 /// Rows read per statement while building.
 const BUILD_CHUNK: i64 = 20_000;
 
-const COLUMNS: &str = "rid, id, recall_date, agency_code, severity, risk_category, search_title, search_body";
+const COLUMNS: &str =
+    "rid, id, recall_date, agency_code, severity, risk_category, search_title, search_body, change_gen";
 
 /// The index and the generation it reflects; shared by the clones of a Store.
 pub(crate) struct SearchIndex {
@@ -63,6 +67,8 @@ pub(crate) struct SearchIndex {
     /// the write lock: a compaction copying between two holds of the read
     /// lock sees whether it still copies the same index.
     replaced: std::sync::atomic::AtomicU64,
+    /// The documents of recent result pages (`documents.rs`).
+    documents: Option<DocumentCache>,
 }
 
 struct Indexed {
@@ -109,6 +115,11 @@ const APPLY_SLICE: usize = 128;
 /// compaction per pull would double the CPU an ingest costs.
 const COMPACT_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Memory for result pages' documents unless configured
+/// (`search.document_cache_mib`): about 40,000 recalls of the synthetic
+/// catalogue.
+pub const DEFAULT_DOCUMENT_CACHE_MIB: u64 = 64;
+
 /// Dead document numbers (old versions of changed recalls) tolerated
 /// before a compaction, at least; beyond that, as many as live ones.
 const COMPACT_AFTER_DEAD: u64 = 10_000;
@@ -120,7 +131,7 @@ impl std::fmt::Debug for SearchIndex {
 }
 
 impl SearchIndex {
-    fn new(compact_after_dead: u64) -> SearchIndex {
+    fn new(compact_after_dead: u64, document_cache_mib: u64) -> SearchIndex {
         SearchIndex {
             state: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
@@ -128,6 +139,7 @@ impl SearchIndex {
             compact_after_dead,
             compacted: std::sync::Mutex::new(None),
             replaced: std::sync::atomic::AtomicU64::new(0),
+            documents: DocumentCache::new(document_cache_mib),
         }
     }
 
@@ -215,6 +227,10 @@ impl SearchIndex {
     }
 
     /// Runs `f` over the index, if it is built.
+    pub(crate) fn documents(&self) -> Option<&DocumentCache> {
+        self.documents.as_ref()
+    }
+
     pub(crate) fn with<T>(&self, f: impl FnOnce(&RecallIndex) -> T) -> Option<T> {
         self.read().as_ref().map(|s| f(&s.index))
     }
@@ -245,7 +261,14 @@ impl Store {
     /// [`Store::refresh_search_index`]) instead of the database's full-text
     /// indexes. Clones made afterwards share it.
     pub fn with_search_index(self) -> Store {
-        self.with_search_index_compacting_after(COMPACT_AFTER_DEAD)
+        self.with_search_index_and_document_cache(DEFAULT_DOCUMENT_CACHE_MIB)
+    }
+
+    /// [`Store::with_search_index`] keeping up to `mib` MiB of result
+    /// pages' documents in memory (`search.document_cache_mib`; 0: none).
+    pub fn with_search_index_and_document_cache(mut self, mib: u64) -> Store {
+        self.search_index = Some(Arc::new(SearchIndex::new(COMPACT_AFTER_DEAD, mib)));
+        self
     }
 
     /// [`Store::with_search_index`], compacting once `dead` old versions or
@@ -253,7 +276,7 @@ impl Store {
     /// tests use small values.
     #[doc(hidden)]
     pub fn with_search_index_compacting_after(mut self, dead: u64) -> Store {
-        self.search_index = Some(Arc::new(SearchIndex::new(dead)));
+        self.search_index = Some(Arc::new(SearchIndex::new(dead, DEFAULT_DOCUMENT_CACHE_MIB)));
         self
     }
 
@@ -410,10 +433,8 @@ impl Store {
     /// The rows written after generation `have`, with the generation the
     /// index reaches once they are applied (at least `known`).
     async fn changes_since(&self, have: i64, known: i64) -> Result<(Vec<IndexRow>, i64), StorageError> {
-        let sql = format!(
-            "SELECT {COLUMNS}, change_gen FROM recalls WHERE change_gen > $1 ORDER BY change_gen, rid"
-        );
-        let rows: Vec<ChangedColumns> = self
+        let sql = format!("SELECT {COLUMNS} FROM recalls WHERE change_gen > $1 ORDER BY change_gen, rid");
+        let rows: Vec<IndexColumns> = self
             .read(|| async {
                 Ok(crate::on_pool!(self, p => {
                     sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(have).fetch_all(p).await?
@@ -423,10 +444,7 @@ impl Store {
         // Generations commit in order: every row of a generation up to the
         // newest one read here is among the rows read.
         let newest = rows.iter().map(|c| c.8).max().unwrap_or(known).max(known);
-        Ok((
-            rows.into_iter().map(|c| IndexRow::from((c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7))).collect(),
-            newest,
-        ))
+        Ok((rows.into_iter().map(IndexRow::from).collect(), newest))
     }
 
     async fn build_index(&self, generation: i64) -> Result<Indexed, StorageError> {
@@ -477,5 +495,3 @@ impl Store {
         Ok(Indexed { index, generation })
     }
 }
-
-type ChangedColumns = (i64, String, String, String, Option<String>, Option<String>, String, String, i64);

@@ -2,6 +2,7 @@
 
 pub(crate) mod args;
 mod dialect;
+mod documents;
 mod index;
 mod index_sync;
 mod query;
@@ -10,8 +11,8 @@ mod tiers;
 mod write;
 
 pub use index::IndexStats;
-pub use index_sync::IndexRefresh;
 pub(crate) use index_sync::SearchIndex;
+pub use index_sync::{DEFAULT_DOCUMENT_CACHE_MIB, IndexRefresh};
 pub use query::{After, POINTS_PER_TERM, RecallPage, RecallQuery, ScoredRecall, TermGroup};
 pub use read::{AgencyFreshness, AgencyRow, Count, MAX_RECALLS_PER_BARCODE, RecallStats};
 pub(crate) use write::now_rfc3339;

@@ -11,13 +11,15 @@
 //! ranking runs on narrow rows (rid, date, id, score) and the stored
 //! documents are read only for the rows of the page.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use babyshield_domain::{Recall, RecallFilters, ymd};
 
 use super::{
     args::{Args, bind_args},
     dialect::{self, TierRead, where_clause},
+    documents::DocumentCache,
+    index::Hit,
     tiers::{self, Tier},
 };
 use crate::{Backend, StorageError, Store};
@@ -132,7 +134,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let docs = self.docs_by_rid(hits.iter().map(|h| h.rid).collect()).await?;
+        let docs = self.page_documents(slot.documents(), &hits).await?;
         let rows = hits.into_iter().map(|hit| (hit.score, hit.rid, hit.recall_date));
         Ok(Some(RecallPage {
             items: scored_items(rows, &docs, "is in the search index but not stored")?,
@@ -140,21 +142,48 @@ impl Store {
         }))
     }
 
-    /// The stored documents of these recalls, by row id.
-    async fn docs_by_rid(&self, rids: Vec<i64>) -> Result<HashMap<i64, String>, StorageError> {
-        if rids.is_empty() {
-            return Ok(HashMap::new());
+    /// The stored documents of a page's recalls, by row id: from the
+    /// document cache when it holds the version the index found (or a
+    /// newer one), the rest in one statement.
+    async fn page_documents(
+        &self,
+        cache: Option<&DocumentCache>,
+        hits: &[Hit],
+    ) -> Result<HashMap<i64, Arc<str>>, StorageError> {
+        let mut docs = HashMap::with_capacity(hits.len());
+        let mut missing = Vec::new();
+        for hit in hits {
+            match cache.and_then(|c| c.get(hit.rid, hit.change_gen)) {
+                Some(doc) => {
+                    docs.insert(hit.rid, doc);
+                }
+                None => missing.push(hit.rid),
+            }
+        }
+        if cache.is_some() {
+            DocumentCache::record(docs.len(), missing.len());
+        }
+        if missing.is_empty() {
+            return Ok(docs);
         }
         let mut args = Args::default();
-        let list: Vec<String> = rids.iter().map(|rid| args.int(*rid)).collect();
-        let sql = format!("SELECT rid, doc FROM recalls WHERE rid IN ({})", list.join(", "));
-        self.read(|| async {
-            let rows: Vec<(i64, String)> = crate::on_pool!(self, p => {
-                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args).fetch_all(p).await?
-            });
-            Ok(rows.into_iter().collect())
-        })
-        .await
+        let list: Vec<String> = missing.iter().map(|rid| args.int(*rid)).collect();
+        let sql = format!("SELECT rid, change_gen, doc FROM recalls WHERE rid IN ({})", list.join(", "));
+        let rows: Vec<(i64, i64, String)> = self
+            .read(|| async {
+                Ok(crate::on_pool!(self, p => {
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args).fetch_all(p).await?
+                }))
+            })
+            .await?;
+        for (rid, change_gen, doc) in rows {
+            let doc: Arc<str> = doc.into();
+            if let Some(cache) = cache {
+                cache.put(rid, change_gen, Arc::clone(&doc));
+            }
+            docs.insert(rid, doc);
+        }
+        Ok(docs)
     }
 
     /// The reference ranking: scores every match in SQL and sorts. Serves
@@ -349,14 +378,14 @@ impl Store {
 /// The page's recalls from their stored documents, in the order of `rows`
 /// (score, rid, recall date); a row without a document is `Corrupt`, `missing`
 /// saying how it went missing.
-fn scored_items(
+fn scored_items<D: AsRef<str>>(
     rows: impl Iterator<Item = (i64, i64, String)>,
-    docs: &HashMap<i64, String>,
+    docs: &HashMap<i64, D>,
     missing: &str,
 ) -> Result<Vec<ScoredRecall>, StorageError> {
     rows.map(|(score, rid, recall_date)| {
         let doc = docs.get(&rid).ok_or_else(|| StorageError::Corrupt(format!("recall {rid} {missing}")))?;
-        Ok(ScoredRecall { recall: super::decode(doc)?, score, recall_date })
+        Ok(ScoredRecall { recall: super::decode(doc.as_ref())?, score, recall_date })
     })
     .collect()
 }

@@ -263,6 +263,7 @@ impl Store {
                             risk_category: r.recall.risk_category.map(|v| v.as_str().to_string()),
                             search_title: r.title.clone(),
                             search_body: r.body.clone(),
+                            change_gen: generation,
                         });
                     }
                 }

@@ -50,10 +50,15 @@ pub(crate) struct IndexRow {
     pub risk_category: Option<String>,
     pub search_title: String,
     pub search_body: String,
+    /// The catalogue generation that wrote this version of the row
+    /// (`recalls.change_gen`): with `rid` it names the version, which is
+    /// what the document cache (`documents.rs`) is keyed by.
+    pub change_gen: i64,
 }
 
 /// The columns of [`IndexRow`] as a query returns them (`index_sync.rs`).
-pub(crate) type IndexColumns = (i64, String, String, String, Option<String>, Option<String>, String, String);
+pub(crate) type IndexColumns =
+    (i64, String, String, String, Option<String>, Option<String>, String, String, i64);
 
 impl From<IndexColumns> for IndexRow {
     fn from(c: IndexColumns) -> IndexRow {
@@ -66,6 +71,7 @@ impl From<IndexColumns> for IndexRow {
             risk_category: c.5,
             search_title: c.6,
             search_body: c.7,
+            change_gen: c.8,
         }
     }
 }
@@ -75,6 +81,8 @@ impl From<IndexColumns> for IndexRow {
 pub(crate) struct Hit {
     pub score: i64,
     pub rid: i64,
+    /// The version of the recall the index holds ([`IndexRow::change_gen`]).
+    pub change_gen: i64,
     pub recall_date: String,
     pub id: String,
 }
@@ -95,6 +103,7 @@ struct Doc {
     /// `YYYYMMDD`: larger is newer.
     day: u32,
     id: Box<str>,
+    change_gen: i64,
 }
 
 #[derive(Debug, Default)]
@@ -231,7 +240,7 @@ impl RecallIndex {
         facet(&mut self.by_agency, &row.agency_code);
         facet(&mut self.by_severity, row.severity.as_deref().unwrap_or(NONE));
         facet(&mut self.by_category, row.risk_category.as_deref().unwrap_or(NONE));
-        self.docs.push(Doc { rid, day, id: row.id.as_str().into() });
+        self.docs.push(Doc { rid, day, id: row.id.as_str().into(), change_gen: row.change_gen });
         self.live.insert(doc);
         self.live_count += 1;
         Ok(())
@@ -255,7 +264,12 @@ impl RecallIndex {
             renumber[old as usize] = new;
             let doc = &self.docs[old as usize];
             index.by_rid.insert(doc.rid, new);
-            index.docs.push(Doc { rid: doc.rid, day: doc.day, id: doc.id.clone() });
+            index.docs.push(Doc {
+                rid: doc.rid,
+                day: doc.day,
+                id: doc.id.clone(),
+                change_gen: doc.change_gen,
+            });
             index.live.insert(new);
         }
         index.live_count = order.len() as u64;
@@ -376,7 +390,13 @@ impl RecallIndex {
             .skip(offset as usize)
             .map(|(score, d)| {
                 let doc = &self.docs[d as usize];
-                Hit { score, rid: i64::from(doc.rid), recall_date: date_of(doc.day), id: doc.id.to_string() }
+                Hit {
+                    score,
+                    rid: i64::from(doc.rid),
+                    change_gen: doc.change_gen,
+                    recall_date: date_of(doc.day),
+                    id: doc.id.to_string(),
+                }
             })
             .collect();
         Some((i64::try_from(total).unwrap_or(i64::MAX), hits))
@@ -561,6 +581,7 @@ mod tests {
             risk_category: None,
             search_title: format!(" {title} "),
             search_body: body.into(),
+            change_gen: rid * 10,
         }
     }
 
@@ -794,7 +815,11 @@ mod tests {
         assert_eq!(compact.stats(), built.stats());
         assert_eq!((compact.stats().dead, compact.stats().unordered), (0, 0));
         assert!(compact.words.keys().eq(built.words.keys()));
-        assert!(compact.docs.iter().map(|d| (d.rid, &d.id)).eq(built.docs.iter().map(|d| (d.rid, &d.id))));
+        assert!(compact.docs.iter().map(|d| (d.rid, &d.id, d.change_gen)).eq(built.docs.iter().map(|d| (
+            d.rid,
+            &d.id,
+            d.change_gen
+        ))));
 
         let mut filtered = query(vec![group("crib", &[])]);
         filtered.filters.agencies = vec![AgencyCode::parse("CPSC").unwrap()];
