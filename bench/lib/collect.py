@@ -99,6 +99,9 @@ def wrk_entry(run):
         "server_cpu_s": run.get("server_cpu_s"),
         "server_cores_busy": round(run["server_cpu_s"] / w["duration_s"], 2)
         if run.get("server_cpu_s") is not None and w["duration_s"] else None,
+        # Result pages' documents found in memory / read from the database
+        # during the run (`search.document_cache_mib`; bench/run only).
+        "document_cache": run.get("document_cache"),
     }
 
 
