@@ -126,8 +126,11 @@ impl DatabaseConfig {
             ));
         }
         positive("database.acquire_timeout_ms", self.acquire_timeout_ms)?;
-        if !(1..=65_536).contains(&self.sqlite_cache_mib) {
-            return Err(ConfigError::new("database.sqlite_cache_mib", "must be between 1 and 65536"));
+        if !(1..=MAX_CACHE_MIB).contains(&self.sqlite_cache_mib) {
+            return Err(ConfigError::new(
+                "database.sqlite_cache_mib",
+                format!("must be between 1 and {MAX_CACHE_MIB}"),
+            ));
         }
         self.breaker.validate("database.breaker").map_err(|m| ConfigError::new("database.breaker", m))?;
         if self.read_retries > 5 {
@@ -236,9 +239,10 @@ impl Default for SearchConfig {
     }
 }
 
-/// Largest `search.document_cache_mib` (64 GiB): a typo of a few digits
-/// more is refused instead of letting the cache take the machine.
-const MAX_DOCUMENT_CACHE_MIB: u64 = 65_536;
+/// Largest `database.sqlite_cache_mib` and `search.document_cache_mib`
+/// (64 GiB): a typo of a few digits more is refused instead of letting a
+/// cache take the machine.
+const MAX_CACHE_MIB: u64 = 65_536;
 
 impl SearchConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
@@ -248,10 +252,10 @@ impl SearchConfig {
         if self.max_concurrent == 0 {
             return Err(ConfigError::new("search.max_concurrent", "must be greater than 0"));
         }
-        if self.document_cache_mib > MAX_DOCUMENT_CACHE_MIB {
+        if self.document_cache_mib > MAX_CACHE_MIB {
             return Err(ConfigError::new(
                 "search.document_cache_mib",
-                format!("must be at most {MAX_DOCUMENT_CACHE_MIB} (MiB)"),
+                format!("must be at most {MAX_CACHE_MIB} (MiB)"),
             ));
         }
         positive("search.vocabulary_refresh_secs", self.vocabulary_refresh_secs)

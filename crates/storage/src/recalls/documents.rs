@@ -78,8 +78,12 @@ impl DocumentCache {
         if let Some(old) = slot.take() {
             self.bytes.fetch_sub(old.doc.len() + ENTRY_OVERHEAD_BYTES, Ordering::Relaxed);
         }
-        if self.bytes.load(Ordering::Relaxed) + size <= self.budget {
-            self.bytes.fetch_add(size, Ordering::Relaxed);
+        // Reserved in one step: stores into other slots at the same time
+        // cannot together pass the budget.
+        let reserved = self.bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+            (b + size <= self.budget).then_some(b + size)
+        });
+        if reserved.is_ok() {
             *slot = Some(Version { rid, change_gen, doc });
         }
     }

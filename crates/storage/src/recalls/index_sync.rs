@@ -226,11 +226,12 @@ impl SearchIndex {
         self.known.fetch_max(generation, Ordering::SeqCst);
     }
 
-    /// Runs `f` over the index, if it is built.
+    /// The document cache of result pages, unless it is turned off.
     pub(crate) fn documents(&self) -> Option<&DocumentCache> {
         self.documents.as_ref()
     }
 
+    /// Runs `f` over the index, if it is built.
     pub(crate) fn with<T>(&self, f: impl FnOnce(&RecallIndex) -> T) -> Option<T> {
         self.read().as_ref().map(|s| f(&s.index))
     }

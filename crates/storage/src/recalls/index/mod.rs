@@ -98,6 +98,7 @@ pub(crate) enum IndexError {
     Full,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Doc {
     rid: u32,
     /// `YYYYMMDD`: larger is newer.
@@ -264,12 +265,7 @@ impl RecallIndex {
             renumber[old as usize] = new;
             let doc = &self.docs[old as usize];
             index.by_rid.insert(doc.rid, new);
-            index.docs.push(Doc {
-                rid: doc.rid,
-                day: doc.day,
-                id: doc.id.clone(),
-                change_gen: doc.change_gen,
-            });
+            index.docs.push(doc.clone());
             index.live.insert(new);
         }
         index.live_count = order.len() as u64;
@@ -815,11 +811,7 @@ mod tests {
         assert_eq!(compact.stats(), built.stats());
         assert_eq!((compact.stats().dead, compact.stats().unordered), (0, 0));
         assert!(compact.words.keys().eq(built.words.keys()));
-        assert!(compact.docs.iter().map(|d| (d.rid, &d.id, d.change_gen)).eq(built.docs.iter().map(|d| (
-            d.rid,
-            &d.id,
-            d.change_gen
-        ))));
+        assert_eq!(compact.docs, built.docs);
 
         let mut filtered = query(vec![group("crib", &[])]);
         filtered.filters.agencies = vec![AgencyCode::parse("CPSC").unwrap()];
