@@ -65,7 +65,12 @@ fn babyshield_storage_backend(config: &Config) -> &'static str {
     if config.database_url().starts_with("sqlite:") { "embedded SQLite" } else { "PostgreSQL" }
 }
 
-pub async fn import(config_path: Option<&Path>, file: &Path, batch_size: usize) -> anyhow::Result<ExitCode> {
+pub async fn import(
+    config_path: Option<&Path>,
+    file: &Path,
+    batch_size: usize,
+    upkeep: import::IndexUpkeep,
+) -> anyhow::Result<ExitCode> {
     let mut config = load(config_path)?;
     config.database.sqlite_cache_mib = config.database.sqlite_cache_mib.max(import::IMPORT_SQLITE_CACHE_MIB);
     telemetry::init_logging(&config.log);
@@ -82,7 +87,14 @@ pub async fn import(config_path: Option<&Path>, file: &Path, batch_size: usize) 
         (Box::new(BufReader::with_capacity(1 << 20, f)), size)
     };
     let bar = progress_bar(size);
-    let report = import::import_jsonl(&store, reader, batch_size, |bytes| bar.set_position(bytes)).await;
+    let report = import::import_jsonl(&store, reader, batch_size, upkeep, |progress| match progress {
+        import::Progress::Read(bytes) => bar.set_position(bytes),
+        import::Progress::BuildingIndexes => {
+            bar.set_message("building the full-text and facet indexes");
+            bar.enable_steady_tick(std::time::Duration::from_millis(250));
+        }
+    })
+    .await;
     bar.finish_and_clear();
     store.close().await;
     let report = report.context("import stopped")?;
@@ -104,6 +116,12 @@ pub async fn import(config_path: Option<&Path>, file: &Path, batch_size: usize) 
         report.unchanged,
         report.rejected
     );
+    if let Some(build) = report.deferred_index_build {
+        println!(
+            "built the full-text and facet indexes after the last batch in {:.2}s (included above)",
+            build.as_secs_f64()
+        );
+    }
     Ok(if report.rejected > 0 { ExitCode::from(EXIT_PARTIAL) } else { ExitCode::SUCCESS })
 }
 
@@ -113,9 +131,9 @@ pub(crate) fn progress_bar(size: Option<u64>) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(size, ProgressDrawTarget::stderr());
     let template = if size.is_some() {
-        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})"
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}"
     } else {
-        "{spinner} [{elapsed_precise}] {bytes} ({bytes_per_sec})"
+        "{spinner} [{elapsed_precise}] {bytes} ({bytes_per_sec}) {msg}"
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);

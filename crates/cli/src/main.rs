@@ -6,6 +6,7 @@ mod ingest;
 
 use std::{path::PathBuf, process::ExitCode};
 
+use babyshield_server::import::IndexUpkeep;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -33,6 +34,13 @@ enum Command {
         #[arg(long, default_value_t = babyshield_server::import::DEFAULT_BATCH as u64,
               value_parser = clap::value_parser!(u64).range(1..=50_000))]
         batch_size: u64,
+        /// Keep the full-text and facet indexes current batch by batch even
+        /// into an empty SQLite catalogue. By default such a load builds
+        /// them once at the end: more than twice as fast, but SQL searches
+        /// do not find the new recalls until it is done, and the final
+        /// build holds the write lock (about 30 s per million recalls).
+        #[arg(long)]
+        keep_indexes: bool,
     },
     /// Ingest one page of an agency's data in its own format (CPSC Recall
     /// Retrieval JSON, openFDA enforcement, Health Canada list or detail),
@@ -114,8 +122,9 @@ fn main() -> ExitCode {
             Command::Serve => commands::serve(config_path).await,
             Command::Migrate => commands::migrate(config_path).await,
             Command::CheckConfig => commands::check_config(config_path),
-            Command::Import { file, batch_size } => {
-                commands::import(config_path, &file, batch_size as usize).await
+            Command::Import { file, batch_size, keep_indexes } => {
+                let upkeep = if keep_indexes { IndexUpkeep::Live } else { IndexUpkeep::DeferredWhenEmpty };
+                commands::import(config_path, &file, batch_size as usize, upkeep).await
             }
             Command::GenData { count, seed, output } => commands::gen_data(count, seed, output.as_deref()),
             Command::Ingest { source, file, url } => {

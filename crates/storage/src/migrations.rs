@@ -27,6 +27,7 @@ const SQLITE: &[MigrationFile] = migration_list!("sqlite":
     8 => "0008_search_order.sql",
     9 => "0009_write_cost.sql",
     10 => "0010_change_generation.sql",
+    11 => "0011_bulk_load.sql",
 );
 const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     1 => "0001_agencies.sql",
@@ -72,11 +73,17 @@ fn migrator(backend: Backend) -> Migrator {
 }
 
 impl Store {
-    /// Applies every pending migration. Safe to run repeatedly.
+    /// Applies every pending migration, and finishes a bulk load that an
+    /// import left unfinished (`recalls/bulk.rs`). Safe to run repeatedly.
     pub async fn migrate(&self) -> Result<MigrationStatus, StorageError> {
         let migrator = migrator(self.backend());
         crate::on_pool!(self, p => migrator.run(p).await)
             .map_err(|e| StorageError::Migration(e.to_string()))?;
+        if self.finish_bulk_load().await? {
+            tracing::warn!(
+                "finished a bulk load that an interrupted import left pending: full-text and facet indexes rebuilt"
+            );
+        }
         self.migration_status().await
     }
 

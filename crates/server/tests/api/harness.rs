@@ -126,12 +126,14 @@ impl TestApp {
         self.client.post(self.url(path)).json(body).send().await.expect("request sent")
     }
 
-    /// Imports JSON Lines through the same code as `babyshield import`.
+    /// Imports JSON Lines through the same code as `babyshield import`
+    /// (into an empty SQLite catalogue with the indexes built at the end).
     pub async fn import(&self, jsonl: &str) -> babyshield_server::import::ImportReport {
         let report = babyshield_server::import::import_jsonl(
             self.state.store(),
             std::io::Cursor::new(jsonl.to_string()),
             100,
+            babyshield_server::import::IndexUpkeep::DeferredWhenEmpty,
             |_| {},
         )
         .await

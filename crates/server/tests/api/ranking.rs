@@ -9,6 +9,7 @@
 //! titles that make whole-word, prefix, variant and body-only matches common.
 
 use babyshield_domain::{AgencyCode, RecallFilters, Severity, ymd};
+use babyshield_server::import::IndexUpkeep::Live;
 use babyshield_storage::{
     Store,
     recalls::{After, IndexRefresh, RecallQuery, TermGroup},
@@ -22,6 +23,7 @@ crate::on_both_databases!(
     the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh,
     a_crowded_index_is_compacted_and_answers_the_same,
     a_result_page_shows_the_version_the_index_holds,
+    a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after_a_crash,
 );
 
 const WORDS: &[&str] = &[
@@ -268,7 +270,7 @@ async fn the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh(db:
     let import = |line: String| {
         let other = other.clone();
         async move {
-            babyshield_server::import::import_jsonl(&other, std::io::Cursor::new(line), 100, |_| {})
+            babyshield_server::import::import_jsonl(&other, std::io::Cursor::new(line), 100, Live, |_| {})
                 .await
                 .unwrap()
         }
@@ -317,6 +319,7 @@ async fn a_crowded_index_is_compacted_and_answers_the_same(db: Db) {
                 &store,
                 std::io::Cursor::new(lines.join("\n")),
                 100,
+                Live,
                 |_| {},
             )
             .await
@@ -363,6 +366,7 @@ async fn a_result_page_shows_the_version_the_index_holds(db: Db) {
                 &other,
                 std::io::Cursor::new(line.to_string()),
                 100,
+                Live,
                 |_| {},
             )
             .await
@@ -403,4 +407,93 @@ async fn a_result_page_shows_the_version_the_index_holds(db: Db) {
         .with_search_index_and_document_cache(0);
     uncached.refresh_search_index().await.unwrap();
     assert_eq!(description(uncached).await, "Edited by hand");
+}
+
+/// The triggers and indexes a bulk load defers, as SQLite's schema holds
+/// them (nothing on PostgreSQL, which never defers).
+async fn deferrable_schema(app: &TestApp) -> Vec<(String, String)> {
+    match app.state.store().pool() {
+        babyshield_storage::Pool::Sqlite(p) => sqlx::query_as(
+            "SELECT name, sql FROM sqlite_schema WHERE name IN ('recalls_fts_insert', 'recalls_fts_update', \
+             'recalls_fts_delete', 'recalls_by_agency_date', 'recalls_by_severity_date', 'recalls_by_category_date') \
+             ORDER BY name",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap(),
+        babyshield_storage::Pool::Postgres(_) => Vec::new(),
+    }
+}
+
+/// Every query of `queries()` through the database engine, whole.
+async fn database_answers(store: &Store) -> Vec<(i64, Vec<Row>)> {
+    let mut answers = Vec::new();
+    for (_, query) in queries() {
+        let page = store.search_in_database(&query, None, 0, 10_000).await.unwrap();
+        answers.push((page.total, rows(&page.items)));
+    }
+    answers
+}
+
+async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after_a_crash(db: Db) {
+    let sqlite = db == Db::Sqlite;
+    // The same fixture loaded with every index kept current...
+    let live = TestApp::spawn(db).await;
+    let schema = deferrable_schema(&live).await;
+    assert_eq!(schema.len(), if sqlite { 6 } else { 0 });
+    let report = babyshield_server::import::import_jsonl(
+        live.state.store(),
+        std::io::Cursor::new(fixture()),
+        100,
+        Live,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.inserted, report.deferred_index_build), (720, None));
+    let expected = database_answers(live.state.store()).await;
+    assert!(expected.iter().filter(|(total, _)| *total > 0).count() >= 10, "most queries match");
+
+    // ... and into an empty catalogue the way `babyshield import` does:
+    // on SQLite with the full-text and facet indexes built at the end.
+    let app = TestApp::spawn(db).await;
+    let report = app.import(&fixture()).await;
+    assert_eq!((report.inserted, report.deferred_index_build.is_some()), (720, sqlite));
+    assert_eq!(deferrable_schema(&app).await, schema, "the same triggers and indexes again");
+    let store = app.state.store();
+    assert_eq!(database_answers(store).await, expected);
+    // The catalogue is not empty any more: the next import keeps the
+    // indexes current, through the restored triggers.
+    let report = app.import(&recall_line("CPSC-99001", "Zeppelin crib")).await;
+    assert_eq!((report.inserted, report.deferred_index_build), (1, None));
+    let zeppelin =
+        RecallQuery { groups: vec![group("zeppelin", &[])], id: None, filters: RecallFilters::default() };
+    assert_eq!(store.search_in_database(&zeppelin, None, 0, 10).await.unwrap().total, 1);
+    assert!(!store.begin_bulk_load().await.unwrap(), "never deferred into a catalogue with recalls");
+
+    // A load whose process died between its batches and the build.
+    let crashed = TestApp::spawn(db).await;
+    let store = crashed.state.store();
+    assert_eq!(store.begin_bulk_load().await.unwrap(), sqlite);
+    babyshield_server::import::import_jsonl(store, std::io::Cursor::new(fixture()), 100, Live, |_| {})
+        .await
+        .unwrap();
+    if sqlite {
+        // Really deferred: the database engine does not find its recalls yet,
+        // and the drop is recorded for whoever finishes it.
+        assert!(database_answers(store).await.iter().all(|(total, _)| *total == 0));
+        assert_eq!(crate::family::count(&crashed, "SELECT COUNT(*) FROM deferred_schema").await, 6);
+        assert!(deferrable_schema(&crashed).await.is_empty());
+        assert!(store.begin_bulk_load().await.unwrap(), "a pending load is joined, not begun twice");
+    }
+    // The next process to migrate (any server start or CLI command)
+    // finishes it.
+    let next = babyshield_server::open_store(crashed.state.config()).await.unwrap();
+    next.migrate().await.unwrap();
+    assert_eq!(deferrable_schema(&crashed).await, schema);
+    assert_eq!(database_answers(&next).await, expected);
+    if sqlite {
+        assert_eq!(crate::family::count(&crashed, "SELECT COUNT(*) FROM deferred_schema").await, 0);
+    }
+    assert!(!next.finish_bulk_load().await.unwrap(), "nothing left to finish");
 }

@@ -1,6 +1,7 @@
 //! The recall catalogue in the database.
 
 pub(crate) mod args;
+mod bulk;
 mod dialect;
 mod documents;
 mod index;

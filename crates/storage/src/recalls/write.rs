@@ -94,6 +94,9 @@ impl PreparedRecalls {
 const CHUNK: usize = 250;
 /// Recalls per multi-row upsert (13 parameters each).
 const WRITE_ROWS: usize = 40;
+/// Takes the catalogue's next generation (the row stays locked until commit).
+pub(super) const NEXT_GENERATION: &str =
+    "UPDATE catalogue_generation SET generation = generation + 1 WHERE singleton = 1 RETURNING generation";
 /// Words shorter or longer than this are not offered as typo corrections.
 const VOCABULARY_WORD_LEN: std::ops::RangeInclusive<usize> = 4..=30;
 
@@ -166,11 +169,7 @@ impl Store {
             let generation: i64 = if written.is_empty() {
                 0
             } else {
-                sqlx::query_scalar(
-                    "UPDATE catalogue_generation SET generation = generation + 1 WHERE singleton = 1 RETURNING generation",
-                )
-                .fetch_one(&mut *tx)
-                .await?
+                sqlx::query_scalar(NEXT_GENERATION).fetch_one(&mut *tx).await?
             };
 
             // A changed recall's barcodes are written again with the new ones.
