@@ -94,11 +94,14 @@ fn import_reports_counts_and_rejects_bad_lines_by_number() {
     assert_eq!(rejected.len(), 2, "{}", first.stderr);
     assert!(rejected[0].starts_with("line 4:"), "{}", first.stderr);
     assert!(rejected[1].starts_with("line 5:"), "{}", first.stderr);
+    // Into an empty SQLite catalogue the indexes were built after the batches.
+    assert!(first.stdout.contains("built the full-text and facet indexes after the last batch"), "{first:?}");
 
     let second = sandbox.run(&["import", file], &env);
     assert_eq!(second.code, Some(3), "{second:?}");
     let summary = summary_line(&second.stdout);
     assert!(summary.contains("0 inserted, 0 updated, 3 unchanged, 2 rejected"), "{summary}");
+    assert!(!second.stdout.contains("built the full-text"), "not deferred into a catalogue with recalls");
 }
 
 #[test]
@@ -116,10 +119,14 @@ fn gen_data_is_deterministic_and_importable() {
     assert!(a == b, "the same seed must give the same bytes");
     assert!(a != c, "another seed must give other data");
 
-    let outcome = sandbox.run(&["import", "a.jsonl"], &[("BABYSHIELD__DATABASE__LOAD_SAMPLE_DATA", "false")]);
+    let outcome = sandbox.run(
+        &["import", "--keep-indexes", "a.jsonl"],
+        &[("BABYSHIELD__DATABASE__LOAD_SAMPLE_DATA", "false")],
+    );
     assert_eq!(outcome.code, Some(0), "{outcome:?}");
     let summary = summary_line(&outcome.stdout);
     assert!(summary.contains("500 inserted, 0 updated, 0 unchanged, 0 rejected"), "{summary}");
+    assert!(!outcome.stdout.contains("built the full-text"), "--keep-indexes keeps them live: {outcome:?}");
 }
 
 #[test]

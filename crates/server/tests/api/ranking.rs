@@ -496,4 +496,14 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
         assert_eq!(crate::family::count(&crashed, "SELECT COUNT(*) FROM deferred_schema").await, 0);
     }
     assert!(!next.finish_bulk_load().await.unwrap(), "nothing left to finish");
+
+    // A schema from before the deferral table (not migrated) keeps its
+    // indexes live instead of failing the import.
+    if sqlite {
+        let unmigrated = TestApp::spawn(db).await;
+        crate::family::exec(&unmigrated, "DROP TABLE deferred_schema").await;
+        let report = unmigrated.import(&recall_line("CPSC-99002", "Zeppelin cot")).await;
+        assert_eq!((report.inserted, report.deferred_index_build), (1, None));
+        assert_eq!(deferrable_schema(&unmigrated).await, schema);
+    }
 }

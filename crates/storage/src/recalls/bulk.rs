@@ -61,6 +61,9 @@ impl Store {
         };
         self.ensure_available()?;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        if !has_deferred_schema(&mut tx).await? {
+            return Ok(false);
+        }
         let pending: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deferred_schema)").fetch_one(&mut *tx).await?;
         if pending {
@@ -85,7 +88,9 @@ impl Store {
                 "trigger" => "TRIGGER",
                 "index" => "INDEX",
                 other => {
-                    return Err(StorageError::Corrupt(format!("{name} is a {other}, not a trigger or index")));
+                    return Err(StorageError::Corrupt(format!(
+                        "{name} is a {other}, not a trigger or index"
+                    )));
                 }
             };
             sqlx::query("INSERT INTO deferred_schema (name, sql) VALUES (?, ?)")
@@ -108,6 +113,9 @@ impl Store {
         };
         self.ensure_available()?;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        if !has_deferred_schema(&mut tx).await? {
+            return Ok(false);
+        }
         let deferred: Vec<(String, String)> =
             sqlx::query_as("SELECT name, sql FROM deferred_schema ORDER BY name").fetch_all(&mut *tx).await?;
         if deferred.is_empty() {
@@ -126,4 +134,14 @@ impl Store {
         self.catalogue_written(generation, Vec::new()).await;
         Ok(true)
     }
+}
+
+/// A schema older than migration 0011 (`database.migrate_on_start = false`)
+/// has nowhere to record a deferral: such an import keeps its indexes live.
+async fn has_deferred_schema(tx: &mut sqlx::SqliteConnection) -> Result<bool, StorageError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'deferred_schema')",
+    )
+    .fetch_one(tx)
+    .await?)
 }
