@@ -14,7 +14,11 @@
 //!   record, in one transaction.
 //!
 //! A load interrupted in between leaves the record behind, and the next
-//! `migrate` (every server start, every CLI command) finishes it. Every
+//! `migrate` (`babyshield migrate`, and every server start and CLI command
+//! unless `database.migrate_on_start = false`) finishes it. It cannot tell
+//! a crashed load from one still running in another process, so a server
+//! started during a load finishes it early and the load goes on with its
+//! indexes live: correct, only slower. Every
 //! recall written while a load is pending, by any process, is indexed when
 //! it finishes (the fill reads the whole table); until then the SQL search
 //! engine (not the in-memory index) does not find those recalls, and the
