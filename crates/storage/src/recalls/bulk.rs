@@ -60,14 +60,9 @@ impl Store {
     /// another import began), so the caller must call
     /// [`Store::finish_bulk_load`] when its writes are done.
     pub async fn begin_bulk_load(&self) -> Result<bool, StorageError> {
-        let Pool::Sqlite(pool) = self.pool() else {
+        let Some(mut tx) = self.deferral_tx().await? else {
             return Ok(false);
         };
-        self.ensure_available()?;
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        if !has_deferred_schema(&mut tx).await? {
-            return Ok(false);
-        }
         let pending: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deferred_schema)").fetch_one(&mut *tx).await?;
         if pending {
@@ -108,18 +103,31 @@ impl Store {
         Ok(!objects.is_empty())
     }
 
+    /// The write transaction a deferral is begun or finished in; `None` on
+    /// PostgreSQL, and on a SQLite schema older than migration 0011
+    /// (`database.migrate_on_start = false`), which has nowhere to record a
+    /// deferral: such an import keeps its indexes live.
+    async fn deferral_tx(&self) -> Result<Option<sqlx::Transaction<'static, sqlx::Sqlite>>, StorageError> {
+        let Pool::Sqlite(pool) = self.pool() else {
+            return Ok(None);
+        };
+        self.ensure_available()?;
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let recorded: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'deferred_schema')",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(recorded.then_some(tx))
+    }
+
     /// Finishes a pending bulk load in one transaction: the full-text index
     /// rebuilt from every recall, the recorded triggers and indexes created
     /// again. False when none was pending (another process finished it).
     pub async fn finish_bulk_load(&self) -> Result<bool, StorageError> {
-        let Pool::Sqlite(pool) = self.pool() else {
+        let Some(mut tx) = self.deferral_tx().await? else {
             return Ok(false);
         };
-        self.ensure_available()?;
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        if !has_deferred_schema(&mut tx).await? {
-            return Ok(false);
-        }
         let deferred: Vec<(String, String)> =
             sqlx::query_as("SELECT name, sql FROM deferred_schema ORDER BY name").fetch_all(&mut *tx).await?;
         if deferred.is_empty() {
@@ -138,14 +146,4 @@ impl Store {
         self.catalogue_written(generation, Vec::new()).await;
         Ok(true)
     }
-}
-
-/// A schema older than migration 0011 (`database.migrate_on_start = false`)
-/// has nowhere to record a deferral: such an import keeps its indexes live.
-async fn has_deferred_schema(tx: &mut sqlx::SqliteConnection) -> Result<bool, StorageError> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'deferred_schema')",
-    )
-    .fetch_one(tx)
-    .await?)
 }
