@@ -53,6 +53,10 @@ const FILL_FULL_TEXT: &str = "\
         || ' category' || replace(coalesce(r.risk_category, 'none'), '_', '') \
     FROM ordered o JOIN recalls r ON r.rid = o.rid";
 
+/// Whether the schema has `deferred_schema` (migration 0011).
+const DEFERRED_SCHEMA_EXISTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'deferred_schema')";
+
 impl Store {
     /// Starts a bulk load when the catalogue is empty (SQLite only): drops
     /// the full-text triggers and facet indexes and records how to make
@@ -103,6 +107,19 @@ impl Store {
         Ok(!objects.is_empty())
     }
 
+    /// Whether `deferred_schema` records a load (read only; false on
+    /// PostgreSQL and on a schema without the table).
+    async fn bulk_load_pending(&self) -> Result<bool, StorageError> {
+        let Pool::Sqlite(pool) = self.pool() else {
+            return Ok(false);
+        };
+        let recorded: bool = sqlx::query_scalar(DEFERRED_SCHEMA_EXISTS).fetch_one(pool).await?;
+        Ok(recorded
+            && sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM deferred_schema)")
+                .fetch_one(pool)
+                .await?)
+    }
+
     /// The write transaction a deferral is begun or finished in; `None` on
     /// PostgreSQL, and on a SQLite schema older than migration 0011
     /// (`database.migrate_on_start = false`), which has nowhere to record a
@@ -113,11 +130,7 @@ impl Store {
         };
         self.ensure_available()?;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        let recorded: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'deferred_schema')",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let recorded: bool = sqlx::query_scalar(DEFERRED_SCHEMA_EXISTS).fetch_one(&mut *tx).await?;
         Ok(recorded.then_some(tx))
     }
 
@@ -125,6 +138,12 @@ impl Store {
     /// rebuilt from every recall, the recorded triggers and indexes created
     /// again. False when none was pending (another process finished it).
     pub async fn finish_bulk_load(&self) -> Result<bool, StorageError> {
+        // Every server start and CLI command asks (through `migrate`), and
+        // nothing is pending nearly always: a read answers that without
+        // waiting for the write lock an import may be holding.
+        if !self.bulk_load_pending().await? {
+            return Ok(false);
+        }
         let Some(mut tx) = self.deferral_tx().await? else {
             return Ok(false);
         };
