@@ -25,6 +25,18 @@ impl StorageError {
     pub(crate) fn timeout(after: Duration) -> Self {
         StorageError::Unavailable(format!("statement exceeded {} ms", after.as_millis()))
     }
+
+    /// The same error for another caller (a failed query shared by several
+    /// lookups, `coalesce.rs`). A driver error keeps its message.
+    pub(crate) fn duplicate(&self) -> StorageError {
+        match self {
+            StorageError::Unavailable(m) => StorageError::Unavailable(m.clone()),
+            StorageError::Conflict(m) => StorageError::Conflict(m.clone()),
+            StorageError::Corrupt(m) => StorageError::Corrupt(m.clone()),
+            StorageError::Other(e) => StorageError::Other(sqlx::Error::Protocol(e.to_string())),
+            StorageError::Migration(m) => StorageError::Migration(m.clone()),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StorageError {

@@ -6,6 +6,7 @@
 //! live in one clearly named place per backend.
 
 pub mod accounts;
+mod coalesce;
 mod error;
 pub mod family;
 pub mod flags;

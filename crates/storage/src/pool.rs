@@ -74,6 +74,8 @@ pub struct Store {
     guard: Arc<Guard>,
     /// The in-memory search index, when enabled (`recalls/index_sync.rs`).
     pub(crate) search_index: Option<Arc<crate::recalls::SearchIndex>>,
+    /// Detail and barcode lookups share queries when they arrive together.
+    pub(crate) point_reads: Arc<crate::recalls::PointReads>,
 }
 
 /// What keeps a failing database from being hammered: the breaker, and a
@@ -169,6 +171,9 @@ impl Store {
             max_connections: settings.max_connections,
             guard: Arc::new(guard),
             search_index: None,
+            point_reads: Arc::new(crate::recalls::PointReads::new(point_reads_in_flight(
+                settings.max_connections,
+            ))),
         })
     }
 
@@ -278,6 +283,15 @@ impl Store {
             tokio::time::sleep(self.guard.retry.backoff(attempt)).await;
         }
     }
+}
+
+/// Shared lookup queries of one kind running at once: one per core (the
+/// queries are CPU work on this machine or the database's), at least two so
+/// that one slow query does not hold up every lookup, and never more than
+/// the pool's connections.
+fn point_reads_in_flight(max_connections: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    cores.max(2).min(max_connections.max(1) as usize)
 }
 
 fn create_dir(dir: &Path) -> Result<(), StorageError> {

@@ -26,6 +26,7 @@ crate::on_both_databases!(
     import_is_idempotent_and_reports_bad_lines_by_number,
     a_batch_of_new_changed_and_unchanged_recalls_keeps_search_and_barcodes_exact,
     recall_list_filters_and_pages_newest_first,
+    lookups_that_arrive_together_share_queries_and_each_gets_its_own_answer,
 );
 
 async fn loaded(db: Db) -> TestApp {
@@ -423,6 +424,113 @@ async fn a_batch_of_new_changed_and_unchanged_recalls_keeps_search_and_barcodes_
     }
     let (_, closed) = json(app.get("/api/v1/recall/MIX-27").await).await;
     assert_eq!(closed["data"]["status"], "closed", "{closed}");
+}
+
+/// Detail and barcode lookups that arrive together share one query
+/// (`babyshield_storage`'s coalesce.rs). The shared queries must answer
+/// every key exactly as a lookup of its own: unknown keys, one barcode on
+/// more recalls than a lookup returns (newest first, ties by id), ids with
+/// slashes; and requests sent all at once must each get their own answer.
+async fn lookups_that_arrive_together_share_queries_and_each_gets_its_own_answer(db: Db) {
+    use babyshield_storage::recalls::MAX_RECALLS_PER_BARCODE;
+    // Hundreds of requests at once from one address: not what this measures.
+    let app = TestApp::spawn_with(db, |c| c.rate_limit.enabled = false).await;
+    // 210 recalls carry the shared barcode; their dates repeat, so the order
+    // falls back to the id. 40 more carry a barcode each (ids with slashes).
+    let date = |i: u64| format!("20{:02}-{:02}-01", 10 + i % 7, 1 + i % 12);
+    let shared = upc(1);
+    let own = |i: u64| format!("EU_SAFETY_GATE-A12/{i:05}/24");
+    let mut lines: String = (0..210)
+        .map(|i| {
+            recall_line(&format!("SHARE-{i:03}"), &format!("Shared widget {i}"), &date(i), "open", &shared)
+        })
+        .collect();
+    lines += &(0..40)
+        .map(|i| recall_line(&own(i), &format!("Own gadget {i}"), &date(i), "open", &upc(100 + i)))
+        .collect::<String>();
+    let report = app.import(&lines).await;
+    assert_eq!((report.inserted, report.rejected), (250, 0), "{:?}", report.rejections);
+    let mut newest_first: Vec<(String, String)> =
+        (0..210).map(|i| (date(i), format!("SHARE-{i:03}"))).collect();
+    newest_first.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let expected_shared: Vec<String> =
+        newest_first.into_iter().take(MAX_RECALLS_PER_BARCODE as usize).map(|(_, id)| id).collect();
+
+    // The shared queries themselves, with many keys at once.
+    let store = app.state.store();
+    let doc_id = |doc: &str| serde_json::from_str::<Value>(doc).unwrap()["id"].as_str().unwrap().to_string();
+    let mut keys: Vec<String> = (0..40).map(own).collect();
+    keys.extend(["SHARE-007", "SHARE-209", "NOPE-1", "NOPE-2", "SHARE-000"].map(String::from));
+    let docs = store.docs_by_id(keys.clone()).await.unwrap();
+    assert_eq!(docs.len(), 43, "{:?}", docs.keys());
+    for key in &keys {
+        match docs.get(key) {
+            Some(Some(doc)) => assert_eq!(&doc_id(doc), key),
+            Some(None) => panic!("{key}: an entry without a document"),
+            None => assert!(key.starts_with("NOPE"), "{key} not found"),
+        }
+    }
+    let gtin = |code: &str| babyshield_domain::Gtin::parse(code).unwrap().as_str().to_string();
+    let mut gtins: Vec<String> = (0..40).map(|i| gtin(&upc(100 + i))).collect();
+    gtins.push(gtin(&shared));
+    gtins.push(gtin(&upc(999)));
+    let found = store.docs_by_gtin(gtins.clone()).await.unwrap();
+    assert_eq!(found.len(), 41, "the unknown barcode has no entry");
+    let shared_ids: Vec<String> = found[&gtin(&shared)].iter().map(|d| doc_id(d)).collect();
+    assert_eq!(shared_ids, expected_shared);
+    for i in 0..40 {
+        let ids: Vec<String> = found[&gtin(&upc(100 + i))].iter().map(|d| doc_id(d)).collect();
+        assert_eq!(ids, vec![own(i)]);
+    }
+
+    // Requests sent all at once, several for the same key.
+    let mut requests = Vec::new();
+    for round in 0..3 {
+        for i in 0..40 {
+            requests.push((format!("/api/v1/recall/{}", own(i)), vec![own(i)]));
+            requests.push((format!("/api/v1/lookup/barcode/{}", upc(100 + i)), vec![own(i)]));
+        }
+        for i in (round..210).step_by(7) {
+            requests.push((format!("/api/v1/recall/SHARE-{i:03}"), vec![format!("SHARE-{i:03}")]));
+        }
+        requests.push((format!("/api/v1/lookup/barcode/{shared}"), expected_shared.clone()));
+        requests.push((format!("/api/v1/lookup/barcode/{}", upc(999)), vec![]));
+        requests.push(("/api/v1/recall/NOPE-1".to_string(), vec![]));
+    }
+    let answers = futures::future::join_all(requests.iter().map(|(path, _)| async {
+        let (status, body) = json(app.get(path).await).await;
+        (status, body)
+    }))
+    .await;
+    for ((path, expected), (status, body)) in requests.iter().zip(answers) {
+        if path.contains("/recall/") {
+            if expected.is_empty() {
+                assert_eq!(status, 404, "{path}: {body}");
+            } else {
+                assert_eq!(
+                    (status, body["data"]["id"].as_str()),
+                    (200, Some(expected[0].as_str())),
+                    "{path}"
+                );
+            }
+        } else {
+            assert_eq!(status, 200, "{path}: {body}");
+            assert_eq!(&ids(&body), expected, "{path}");
+        }
+    }
+    // They shared queries (hundreds of lookups, a handful of queries: the
+    // margin is wide), and how many keys each query carried is exported.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for (read, kind) in [("recall_by_id", "/recall/"), ("recalls_by_gtin", "/barcode/")] {
+        let queries: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("db_point_read_batch_size_count{{read=\"{read}\"}} ")))
+            .unwrap_or_else(|| panic!("no batch size metric for {read}: {metrics}"))
+            .parse()
+            .unwrap();
+        let lookups = requests.iter().filter(|(path, _)| path.contains(kind)).count() as u64;
+        assert!(queries < lookups, "{read}: {lookups} lookups took {queries} queries");
+    }
 }
 
 async fn recall_list_filters_and_pages_newest_first(db: Db) {

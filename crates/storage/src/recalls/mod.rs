@@ -15,6 +15,7 @@ pub use index::IndexStats;
 pub(crate) use index_sync::SearchIndex;
 pub use index_sync::{DEFAULT_DOCUMENT_CACHE_MIB, IndexRefresh};
 pub use query::{After, POINTS_PER_TERM, RecallPage, RecallQuery, ScoredRecall, TermGroup};
+pub(crate) use read::PointReads;
 pub use read::{AgencyFreshness, AgencyRow, Count, MAX_RECALLS_PER_BARCODE, RecallStats};
 pub(crate) use write::now_rfc3339;
 pub use write::{PreparedRecalls, UpsertOutcome};

@@ -1,10 +1,13 @@
 //! Reading recalls: detail, barcode lookup, agencies, statistics, and what
 //! search needs to know about the catalogue.
 
+use std::{collections::HashMap, sync::Arc};
+
 use babyshield_domain::{Gtin, Recall};
 use serde::Serialize;
 
-use crate::{StorageError, Store};
+use super::args::{Args, bind_args};
+use crate::{StorageError, Store, coalesce::Coalescer};
 
 /// Most recalls returned for one barcode (a product recalled in many
 /// countries has a handful; this bounds a pathological code).
@@ -46,15 +49,50 @@ pub struct RecallStats {
     pub newest_by_agency: Vec<AgencyFreshness>,
 }
 
+/// Keys per shared lookup query.
+const POINT_READ_BATCH: usize = 64;
+
+/// The keys of a shared lookup, padded with the empty string (no recall id
+/// or GTIN is empty) to the next power of two: the query text then takes one
+/// of seven shapes, which stay prepared on every connection, instead of one
+/// per batch size.
+fn padded(keys: &[String]) -> impl Iterator<Item = &str> {
+    let size = keys.len().next_power_of_two();
+    keys.iter().map(String::as_str).chain(std::iter::repeat_n("", size - keys.len()))
+}
+
+/// Detail and barcode lookups that arrive together share a query
+/// (`crate::coalesce`): at most `max_in_flight` queries of each kind run at a
+/// time, and lookups that arrive meanwhile go together in the next one.
+#[derive(Debug)]
+pub(crate) struct PointReads {
+    by_id: Arc<Coalescer<String, Option<String>>>,
+    by_gtin: Arc<Coalescer<String, Vec<String>>>,
+}
+
+impl PointReads {
+    pub(crate) fn new(max_in_flight: usize) -> PointReads {
+        PointReads {
+            by_id: Arc::new(Coalescer::new("recall_by_id", max_in_flight, POINT_READ_BATCH)),
+            by_gtin: Arc::new(Coalescer::new("recalls_by_gtin", max_in_flight, POINT_READ_BATCH)),
+        }
+    }
+}
+
 impl Store {
+    /// One recall by id. Lookups that arrive together share a query
+    /// ([`PointReads`]).
     pub async fn recall_by_id(&self, id: &str) -> Result<Option<Recall>, StorageError> {
-        self.read(|| async {
-            let doc: Option<String> = crate::on_pool!(self, p => {
-                sqlx::query_scalar("SELECT doc FROM recalls WHERE id = $1").bind(id).fetch_optional(p).await?
-            });
-            doc.map(|d| super::decode(&d)).transpose()
-        })
-        .await
+        let store = self.clone();
+        let doc = self
+            .point_reads
+            .by_id
+            .load(id.to_string(), move |ids| {
+                let store = store.clone();
+                Box::pin(async move { store.docs_by_id(ids).await })
+            })
+            .await?;
+        doc.map(|d| super::decode(&d)).transpose()
     }
 
     /// The recalls with these ids (unknown ids are skipped), in id order.
@@ -81,22 +119,72 @@ impl Store {
     }
 
     /// Every recall carrying `gtin` in any of its padded forms (they are all
-    /// stored as the 14-digit form), newest first.
+    /// stored as the 14-digit form), newest first, at most
+    /// [`MAX_RECALLS_PER_BARCODE`]. Lookups that arrive together share a
+    /// query ([`PointReads`]).
     pub async fn recalls_by_gtin(&self, gtin: &Gtin) -> Result<Vec<Recall>, StorageError> {
-        self.read(|| async {
-            let docs: Vec<String> = crate::on_pool!(self, p => {
-                sqlx::query_scalar(
-                    "SELECT r.doc FROM recall_gtins g JOIN recalls r ON r.rid = g.recall_rid \
-                     WHERE g.gtin = $1 ORDER BY r.recall_date DESC, r.id ASC LIMIT $2",
-                )
-                .bind(gtin.as_str())
-                .bind(MAX_RECALLS_PER_BARCODE)
-                .fetch_all(p)
-                .await?
-            });
-            docs.iter().map(|d| super::decode(d)).collect()
-        })
-        .await
+        let store = self.clone();
+        let docs = self
+            .point_reads
+            .by_gtin
+            .load(gtin.as_str().to_string(), move |gtins| {
+                let store = store.clone();
+                Box::pin(async move { store.docs_by_gtin(gtins).await })
+            })
+            .await?;
+        docs.iter().map(|d| super::decode(d)).collect()
+    }
+
+    /// The stored documents of these recalls, by id (one query): what
+    /// lookups that arrive together share. Public for the tests.
+    #[doc(hidden)]
+    pub async fn docs_by_id(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<HashMap<String, Option<String>>, StorageError> {
+        let mut args = Args::in_order(self.backend());
+        let list = padded(&ids).map(|id| args.text(id)).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT id, doc FROM recalls WHERE id IN ({list})");
+        let rows: Vec<(String, String)> = self
+            .read(|| async {
+                Ok(crate::on_pool!(self, p => {
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args).fetch_all(p).await?
+                }))
+            })
+            .await?;
+        Ok(rows.into_iter().map(|(id, doc)| (id, Some(doc))).collect())
+    }
+
+    /// The stored documents carrying each of these GTINs (14-digit form),
+    /// newest first, then by id, at most [`MAX_RECALLS_PER_BARCODE`] per GTIN
+    /// (one query): what lookups that arrive together share. Public for the
+    /// tests.
+    #[doc(hidden)]
+    pub async fn docs_by_gtin(
+        &self,
+        gtins: Vec<String>,
+    ) -> Result<HashMap<String, Vec<String>>, StorageError> {
+        let mut args = Args::in_order(self.backend());
+        let list = padded(&gtins).map(|gtin| args.text(gtin)).collect::<Vec<_>>().join(", ");
+        let limit = args.int(MAX_RECALLS_PER_BARCODE);
+        let sql = format!(
+            "SELECT gtin, doc FROM (SELECT g.gtin, r.doc, ROW_NUMBER() OVER \
+             (PARTITION BY g.gtin ORDER BY r.recall_date DESC, r.id ASC) AS n \
+             FROM recall_gtins g JOIN recalls r ON r.rid = g.recall_rid WHERE g.gtin IN ({list})) AS m \
+             WHERE n <= {limit} ORDER BY gtin, n"
+        );
+        let rows: Vec<(String, String)> = self
+            .read(|| async {
+                Ok(crate::on_pool!(self, p => {
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args).fetch_all(p).await?
+                }))
+            })
+            .await?;
+        let mut found: HashMap<String, Vec<String>> = HashMap::with_capacity(gtins.len());
+        for (gtin, doc) in rows {
+            found.entry(gtin).or_default().push(doc);
+        }
+        Ok(found)
     }
 
     pub async fn agencies(&self) -> Result<Vec<AgencyRow>, StorageError> {
