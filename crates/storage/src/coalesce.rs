@@ -132,7 +132,9 @@ where
         }
         let keys: Vec<K> = replies.keys().cloned().collect();
         metrics::histogram!("db_point_read_batch_size", "read" => self.name).record(keys.len() as f64);
-        let result = AssertUnwindSafe(query(keys))
+        // Called inside the caught future, so that a panic while building
+        // the query is caught too.
+        let result = AssertUnwindSafe(async { query(keys).await })
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(StorageError::Corrupt(format!("{} lookup panicked", self.name))));
@@ -275,6 +277,9 @@ mod tests {
         let boom =
             |_keys: Vec<u32>| -> BatchFuture<u32, Option<String>> { Box::pin(async { panic!("bug") }) };
         let error = coalescer.load(1, boom).await.unwrap_err();
+        assert!(matches!(error, StorageError::Corrupt(ref m) if m.contains("panicked")), "{error:?}");
+        let early = |_keys: Vec<u32>| -> BatchFuture<u32, Option<String>> { panic!("bug before the query") };
+        let error = coalescer.load(1, early).await.unwrap_err();
         assert!(matches!(error, StorageError::Corrupt(ref m) if m.contains("panicked")), "{error:?}");
         let fine = |_keys: Vec<u32>| -> BatchFuture<u32, Option<String>> {
             Box::pin(async { Ok(HashMap::from([(1, Some("one".to_string()))])) })
