@@ -78,10 +78,25 @@ where
     where
         Q: Fn(Vec<K>) -> BatchFuture<K, V> + Send + Sync + 'static,
     {
-        let (reply, answer) = oneshot::channel();
+        let mut values = self.load_many(vec![key], query).await?;
+        Ok(values.pop().unwrap_or_default())
+    }
+
+    /// The values for `keys`, in their order, read together with whatever
+    /// other keys are waiting (more than `max_batch` keys take several
+    /// queries).
+    pub(crate) async fn load_many<Q>(self: &Arc<Self>, keys: Vec<K>, query: Q) -> Result<Vec<V>, StorageError>
+    where
+        Q: Fn(Vec<K>) -> BatchFuture<K, V> + Send + Sync + 'static,
+    {
+        let mut answers = Vec::with_capacity(keys.len());
         let first = {
             let mut waiting = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            waiting.lookups.push((key, reply));
+            for key in keys {
+                let (reply, answer) = oneshot::channel();
+                waiting.lookups.push((key, reply));
+                answers.push(answer);
+            }
             if waiting.in_flight < self.max_in_flight {
                 waiting.in_flight += 1;
                 Some(self.take(&mut waiting))
@@ -92,7 +107,15 @@ where
         if let Some(batch) = first {
             tokio::spawn(Arc::clone(self).run(batch, query));
         }
-        answer.await.unwrap_or_else(|_| Err(StorageError::Unavailable("the lookup was dropped".into())))
+        let mut values = Vec::with_capacity(answers.len());
+        for answer in answers {
+            values.push(
+                answer
+                    .await
+                    .unwrap_or_else(|_| Err(StorageError::Unavailable("the lookup was dropped".into())))?,
+            );
+        }
+        Ok(values)
     }
 
     fn take(&self, waiting: &mut Waiting<K, V>) -> Vec<(K, Reply<V>)> {

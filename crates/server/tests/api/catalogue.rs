@@ -518,6 +518,24 @@ async fn lookups_that_arrive_together_share_queries_and_each_gets_its_own_answer
             assert_eq!(&ids(&body), expected, "{path}");
         }
     }
+    // Result pages whose documents are read at the same time share queries
+    // too: searches sent all at once (documents not yet in memory) answer
+    // exactly what the same searches answer one by one afterwards.
+    let bodies: Vec<Value> = (0..30)
+        .map(|i| match i % 3 {
+            0 => json!({"query": "shared widget", "limit": 50, "offset": i * 5}),
+            1 => json!({"query": format!("gadget {}", i), "limit": 10}),
+            _ => json!({"query": "own gadget", "limit": 7, "offset": i}),
+        })
+        .collect();
+    let together = futures::future::join_all(bodies.iter().map(|body| search(&app, body.clone()))).await;
+    for (body, (status, page)) in bodies.iter().zip(together) {
+        assert_eq!(status, 200, "{body}: {page}");
+        let (_, alone) = search(&app, body.clone()).await;
+        assert_eq!(ids(&page), ids(&alone), "{body}");
+        assert_eq!(page["data"]["total"], alone["data"]["total"], "{body}");
+        assert!(!ids(&page).is_empty(), "{body}: {page}");
+    }
     // They shared queries (hundreds of lookups, a handful of queries: the
     // margin is wide), and how many keys each query carried is exported.
     let metrics = app.get("/metrics").await.text().await.unwrap();

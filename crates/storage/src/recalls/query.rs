@@ -166,9 +166,35 @@ impl Store {
         if missing.is_empty() {
             return Ok(docs);
         }
-        let mut args = Args::default();
-        let list: Vec<String> = missing.iter().map(|rid| args.int(*rid)).collect();
-        let sql = format!("SELECT rid, change_gen, doc FROM recalls WHERE rid IN ({})", list.join(", "));
+        let store = self.clone();
+        let found = self
+            .point_reads
+            .documents
+            .load_many(missing.clone(), move |rids| {
+                let store = store.clone();
+                Box::pin(async move { store.docs_by_rid(rids).await })
+            })
+            .await?;
+        for (rid, found) in missing.into_iter().zip(found) {
+            if let Some((change_gen, doc)) = found {
+                if let Some(cache) = cache {
+                    cache.put(rid, change_gen, Arc::clone(&doc));
+                }
+                docs.insert(rid, doc);
+            }
+        }
+        Ok(docs)
+    }
+
+    /// The generation and stored document of these rows, by row id (one
+    /// query): what the result pages read at the same time share.
+    async fn docs_by_rid(
+        &self,
+        rids: Vec<i64>,
+    ) -> Result<HashMap<i64, Option<(i64, Arc<str>)>>, StorageError> {
+        let mut args = Args::in_order(self.backend());
+        let list = super::read::padded(&rids, &0).map(|rid| args.int(*rid)).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT rid, change_gen, doc FROM recalls WHERE rid IN ({list})");
         let rows: Vec<(i64, i64, String)> = self
             .read(|| async {
                 Ok(crate::on_pool!(self, p => {
@@ -176,14 +202,7 @@ impl Store {
                 }))
             })
             .await?;
-        for (rid, change_gen, doc) in rows {
-            let doc: Arc<str> = doc.into();
-            if let Some(cache) = cache {
-                cache.put(rid, change_gen, Arc::clone(&doc));
-            }
-            docs.insert(rid, doc);
-        }
-        Ok(docs)
+        Ok(rows.into_iter().map(|(rid, change_gen, doc)| (rid, Some((change_gen, Arc::from(doc))))).collect())
     }
 
     /// The reference ranking: scores every match in SQL and sorts. Serves

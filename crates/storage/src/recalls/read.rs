@@ -51,23 +51,32 @@ pub struct RecallStats {
 
 /// Keys per shared lookup query.
 const POINT_READ_BATCH: usize = 64;
+/// Documents per shared read of result pages' documents (a page has up to 51).
+const DOCUMENT_READ_BATCH: usize = 256;
 
-/// The keys of a shared lookup, padded with the empty string (no recall id
-/// or GTIN is empty) to the next power of two: the query text then takes one
-/// of seven shapes, which stay prepared on every connection, instead of one
-/// per batch size.
-fn padded(keys: &[String]) -> impl Iterator<Item = &str> {
+/// The keys of a shared lookup, padded with `filler` (a key no row has: the
+/// empty id or GTIN, row id 0) to the next power of two: the query text then
+/// takes one of a few shapes, which stay prepared on every connection,
+/// instead of one per batch size.
+pub(super) fn padded<'a, T>(keys: &'a [T], filler: &'a T) -> impl Iterator<Item = &'a T> {
     let size = keys.len().next_power_of_two();
-    keys.iter().map(String::as_str).chain(std::iter::repeat_n("", size - keys.len()))
+    keys.iter().chain(std::iter::repeat_n(filler, size - keys.len()))
 }
 
-/// Detail and barcode lookups that arrive together share a query
-/// (`crate::coalesce`): at most `max_in_flight` queries of each kind run at a
-/// time, and lookups that arrive meanwhile go together in the next one.
+/// A row's generation (`change_gen`) and stored document, if the row exists.
+pub(super) type StoredDocument = Option<(i64, Arc<str>)>;
+
+/// Point reads that arrive together share a query (`crate::coalesce`): at
+/// most `max_in_flight` queries of each kind run at a time, and reads that
+/// arrive meanwhile go together in the next one. Detail and barcode
+/// lookups, and the documents of search result pages that are not in the
+/// document cache (`query.rs`).
 #[derive(Debug)]
 pub(crate) struct PointReads {
     by_id: Arc<Coalescer<String, Option<String>>>,
     by_gtin: Arc<Coalescer<String, Vec<String>>>,
+    /// By row id.
+    pub(super) documents: Arc<Coalescer<i64, StoredDocument>>,
 }
 
 impl PointReads {
@@ -75,6 +84,7 @@ impl PointReads {
         PointReads {
             by_id: Arc::new(Coalescer::new("recall_by_id", max_in_flight, POINT_READ_BATCH)),
             by_gtin: Arc::new(Coalescer::new("recalls_by_gtin", max_in_flight, POINT_READ_BATCH)),
+            documents: Arc::new(Coalescer::new("page_documents", max_in_flight, DOCUMENT_READ_BATCH)),
         }
     }
 }
@@ -143,7 +153,8 @@ impl Store {
         ids: Vec<String>,
     ) -> Result<HashMap<String, Option<String>>, StorageError> {
         let mut args = Args::in_order(self.backend());
-        let list = padded(&ids).map(|id| args.text(id)).collect::<Vec<_>>().join(", ");
+        let list =
+            padded(&ids, &String::new()).map(|id| args.text(id.as_str())).collect::<Vec<_>>().join(", ");
         let sql = format!("SELECT id, doc FROM recalls WHERE id IN ({list})");
         let rows: Vec<(String, String)> = self
             .read(|| async {
@@ -165,7 +176,10 @@ impl Store {
         gtins: Vec<String>,
     ) -> Result<HashMap<String, Vec<String>>, StorageError> {
         let mut args = Args::in_order(self.backend());
-        let list = padded(&gtins).map(|gtin| args.text(gtin)).collect::<Vec<_>>().join(", ");
+        let list = padded(&gtins, &String::new())
+            .map(|gtin| args.text(gtin.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let limit = args.int(MAX_RECALLS_PER_BARCODE);
         let sql = format!(
             "SELECT gtin, doc FROM (SELECT g.gtin, r.doc, ROW_NUMBER() OVER \
