@@ -20,7 +20,6 @@ use std::{
     future::Future,
     hash::Hash,
     panic::AssertUnwindSafe,
-    pin::Pin,
     sync::{Arc, Mutex, PoisonError},
 };
 
@@ -28,10 +27,6 @@ use futures::FutureExt;
 use tokio::sync::oneshot;
 
 use crate::StorageError;
-
-/// What a batch query answers: a value per key it found. Keys it did not
-/// find get `V::default()` (no recall, no recalls).
-pub(crate) type BatchFuture<K, V> = Pin<Box<dyn Future<Output = Result<HashMap<K, V>, StorageError>> + Send>>;
 
 type Reply<V> = oneshot::Sender<Result<V, StorageError>>;
 
@@ -73,21 +68,38 @@ where
     }
 
     /// The value for `key`, read by `query` together with whatever other keys
-    /// are waiting. `query` receives distinct keys, at most `max_batch`.
-    pub(crate) async fn load<Q>(self: &Arc<Self>, key: K, query: Q) -> Result<V, StorageError>
+    /// are waiting. `query` receives a clone of `context` (the store) and
+    /// distinct keys, at most `max_batch`, and answers a value per key it
+    /// found; a key it did not find gets `V::default()` (no recall, no
+    /// recalls).
+    pub(crate) async fn load<C, Q, F>(
+        self: &Arc<Self>,
+        key: K,
+        context: &C,
+        query: Q,
+    ) -> Result<V, StorageError>
     where
-        Q: Fn(Vec<K>) -> BatchFuture<K, V> + Send + Sync + 'static,
+        C: Clone + Send + Sync + 'static,
+        Q: Fn(C, Vec<K>) -> F + Send + Sync + 'static,
+        F: Future<Output = Result<HashMap<K, V>, StorageError>> + Send + 'static,
     {
-        let mut values = self.load_many(vec![key], query).await?;
+        let mut values = self.load_many(vec![key], context, query).await?;
         Ok(values.pop().unwrap_or_default())
     }
 
     /// The values for `keys`, in their order, read together with whatever
     /// other keys are waiting (more than `max_batch` keys take several
     /// queries).
-    pub(crate) async fn load_many<Q>(self: &Arc<Self>, keys: Vec<K>, query: Q) -> Result<Vec<V>, StorageError>
+    pub(crate) async fn load_many<C, Q, F>(
+        self: &Arc<Self>,
+        keys: Vec<K>,
+        context: &C,
+        query: Q,
+    ) -> Result<Vec<V>, StorageError>
     where
-        Q: Fn(Vec<K>) -> BatchFuture<K, V> + Send + Sync + 'static,
+        C: Clone + Send + Sync + 'static,
+        Q: Fn(C, Vec<K>) -> F + Send + Sync + 'static,
+        F: Future<Output = Result<HashMap<K, V>, StorageError>> + Send + 'static,
     {
         let mut answers = Vec::with_capacity(keys.len());
         let first = {
@@ -105,7 +117,7 @@ where
             }
         };
         if let Some(batch) = first {
-            tokio::spawn(Arc::clone(self).run(batch, query));
+            tokio::spawn(Arc::clone(self).run(batch, context.clone(), query));
         }
         let mut values = Vec::with_capacity(answers.len());
         for answer in answers {
@@ -124,12 +136,14 @@ where
     }
 
     /// Runs batches until nobody is waiting, then gives its turn back.
-    async fn run<Q>(self: Arc<Self>, mut batch: Vec<(K, Reply<V>)>, query: Q)
+    async fn run<C, Q, F>(self: Arc<Self>, mut batch: Vec<(K, Reply<V>)>, context: C, query: Q)
     where
-        Q: Fn(Vec<K>) -> BatchFuture<K, V> + Send + Sync + 'static,
+        C: Clone + Send + Sync + 'static,
+        Q: Fn(C, Vec<K>) -> F + Send + Sync + 'static,
+        F: Future<Output = Result<HashMap<K, V>, StorageError>> + Send + 'static,
     {
         loop {
-            self.answer(batch, &query).await;
+            self.answer(batch, &context, &query).await;
             let mut waiting = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             if waiting.lookups.is_empty() {
                 waiting.in_flight -= 1;
@@ -139,9 +153,11 @@ where
         }
     }
 
-    async fn answer<Q>(&self, batch: Vec<(K, Reply<V>)>, query: &Q)
+    async fn answer<C, Q, F>(&self, batch: Vec<(K, Reply<V>)>, context: &C, query: &Q)
     where
-        Q: Fn(Vec<K>) -> BatchFuture<K, V> + Send + Sync + 'static,
+        C: Clone + Send + Sync + 'static,
+        Q: Fn(C, Vec<K>) -> F + Send + Sync + 'static,
+        F: Future<Output = Result<HashMap<K, V>, StorageError>> + Send + 'static,
     {
         // Callers that went away while they waited need no answer.
         let mut replies: HashMap<K, Vec<Reply<V>>> = HashMap::with_capacity(batch.len());
@@ -157,7 +173,7 @@ where
         metrics::histogram!("db_point_read_batch_size", "read" => self.name).record(keys.len() as f64);
         // Called inside the caught future, so that a panic while building
         // the query is caught too.
-        let result = AssertUnwindSafe(async { query(keys).await })
+        let result = AssertUnwindSafe(async { query(context.clone(), keys).await })
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(StorageError::Corrupt(format!("{} lookup panicked", self.name))));
@@ -190,6 +206,10 @@ mod tests {
 
     use super::*;
 
+    use std::pin::Pin;
+
+    type Answer = Pin<Box<dyn Future<Output = Result<HashMap<u32, Option<String>>, StorageError>> + Send>>;
+
     /// A batch "query" over an in-memory table that records each batch and
     /// waits for `gate` to open, so that lookups pile up behind it.
     fn table_query(
@@ -197,8 +217,8 @@ mod tests {
         running: Arc<AtomicUsize>,
         most_running: Arc<AtomicUsize>,
         gate: tokio::sync::watch::Receiver<bool>,
-    ) -> impl Fn(Vec<u32>) -> BatchFuture<u32, Option<String>> + Send + 'static {
-        move |keys: Vec<u32>| {
+    ) -> impl Fn((), Vec<u32>) -> Answer + Send + Sync + 'static {
+        move |(), keys: Vec<u32>| {
             let batches = Arc::clone(&batches);
             let running = Arc::clone(&running);
             let most_running = Arc::clone(&most_running);
@@ -233,7 +253,7 @@ mod tests {
                 Arc::clone(&most_running),
                 gate.clone(),
             );
-            lookups.push(tokio::spawn(async move { (key, coalescer.load(key, query).await) }));
+            lookups.push(tokio::spawn(async move { (key, coalescer.load(key, &(), query).await) }));
         }
         // The first two lookups each started a query (max_in_flight = 2),
         // which waits at the gate; the other 198 wait for a turn.
@@ -268,7 +288,7 @@ mod tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let query = {
             let calls = Arc::clone(&calls);
-            move |_keys: Vec<u32>| -> BatchFuture<u32, Option<String>> {
+            move |(), _keys: Vec<u32>| -> Answer {
                 let call = calls.fetch_add(1, Ordering::SeqCst);
                 Box::pin(async move {
                     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -280,8 +300,8 @@ mod tests {
                 })
             }
         };
-        let first = coalescer.load(1, query.clone());
-        let second = coalescer.load(2, query.clone());
+        let first = coalescer.load(1, &(), query.clone());
+        let second = coalescer.load(2, &(), query.clone());
         let (first, second) = tokio::join!(first, second);
         // The first query failed for the first lookup; the second lookup
         // waited and went in the next query, which succeeded.
@@ -290,38 +310,37 @@ mod tests {
             "{first:?}"
         );
         assert_eq!(second.unwrap(), None);
-        assert_eq!(coalescer.load(1, query).await.unwrap(), Some("one".to_string()));
+        assert_eq!(coalescer.load(1, &(), query).await.unwrap(), Some("one".to_string()));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
     async fn a_panicking_query_fails_its_batch_and_frees_its_turn() {
         let coalescer = Arc::new(Coalescer::<u32, Option<String>>::new("test", 1, 64));
-        let boom =
-            |_keys: Vec<u32>| -> BatchFuture<u32, Option<String>> { Box::pin(async { panic!("bug") }) };
-        let error = coalescer.load(1, boom).await.unwrap_err();
+        let boom = |(), _keys: Vec<u32>| -> Answer { Box::pin(async { panic!("bug") }) };
+        let error = coalescer.load(1, &(), boom).await.unwrap_err();
         assert!(matches!(error, StorageError::Corrupt(ref m) if m.contains("panicked")), "{error:?}");
-        let early = |_keys: Vec<u32>| -> BatchFuture<u32, Option<String>> { panic!("bug before the query") };
-        let error = coalescer.load(1, early).await.unwrap_err();
+        let early = |(), _keys: Vec<u32>| -> Answer { panic!("bug before the query") };
+        let error = coalescer.load(1, &(), early).await.unwrap_err();
         assert!(matches!(error, StorageError::Corrupt(ref m) if m.contains("panicked")), "{error:?}");
-        let fine = |_keys: Vec<u32>| -> BatchFuture<u32, Option<String>> {
+        let fine = |(), _keys: Vec<u32>| -> Answer {
             Box::pin(async { Ok(HashMap::from([(1, Some("one".to_string()))])) })
         };
-        assert_eq!(coalescer.load(1, fine).await.unwrap(), Some("one".to_string()));
+        assert_eq!(coalescer.load(1, &(), fine).await.unwrap(), Some("one".to_string()));
     }
 
     #[tokio::test]
     async fn a_caller_that_goes_away_does_not_cancel_the_others() {
         let coalescer = Arc::new(Coalescer::<u32, Option<String>>::new("test", 1, 64));
-        let slow = |keys: Vec<u32>| -> BatchFuture<u32, Option<String>> {
+        let slow = |(), keys: Vec<u32>| -> Answer {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 Ok(keys.into_iter().map(|k| (k, Some(format!("row {k}")))).collect())
             })
         };
         // The first caller starts the query and is dropped before it answers.
-        let abandoned = tokio::time::timeout(Duration::from_millis(5), coalescer.load(2, slow)).await;
+        let abandoned = tokio::time::timeout(Duration::from_millis(5), coalescer.load(2, &(), slow)).await;
         assert!(abandoned.is_err());
-        assert_eq!(coalescer.load(4, slow).await.unwrap(), Some("row 4".to_string()));
+        assert_eq!(coalescer.load(4, &(), slow).await.unwrap(), Some("row 4".to_string()));
     }
 }

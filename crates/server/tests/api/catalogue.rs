@@ -461,7 +461,7 @@ async fn lookups_that_arrive_together_share_queries_and_each_gets_its_own_answer
     let doc_id = |doc: &str| serde_json::from_str::<Value>(doc).unwrap()["id"].as_str().unwrap().to_string();
     let mut keys: Vec<String> = (0..40).map(own).collect();
     keys.extend(["SHARE-007", "SHARE-209", "NOPE-1", "NOPE-2", "SHARE-000"].map(String::from));
-    let docs = store.docs_by_id(keys.clone()).await.unwrap();
+    let docs = store.clone().docs_by_id(keys.clone()).await.unwrap();
     assert_eq!(docs.len(), 43, "{:?}", docs.keys());
     for key in &keys {
         match docs.get(key) {
@@ -474,7 +474,7 @@ async fn lookups_that_arrive_together_share_queries_and_each_gets_its_own_answer
     let mut gtins: Vec<String> = (0..40).map(|i| gtin(&upc(100 + i))).collect();
     gtins.push(gtin(&shared));
     gtins.push(gtin(&upc(999)));
-    let found = store.docs_by_gtin(gtins.clone()).await.unwrap();
+    let found = store.clone().docs_by_gtin(gtins.clone()).await.unwrap();
     assert_eq!(found.len(), 41, "the unknown barcode has no entry");
     let shared_ids: Vec<String> = found[&gtin(&shared)].iter().map(|d| doc_id(d)).collect();
     assert_eq!(shared_ids, expected_shared);

@@ -43,6 +43,17 @@ impl Args {
         self.push(Arg::Int(value))
     }
 
+    /// Adds the keys of a shared lookup (`crate::coalesce`) and returns their
+    /// placeholders for an `IN (...)` list, padded with `filler` (a key no
+    /// row has: the empty id or GTIN, row id 0) to the next power of two.
+    /// The statement then takes one of a few shapes, which stay prepared on
+    /// every connection, instead of one per batch size.
+    pub(crate) fn padded_list(&mut self, keys: impl ExactSizeIterator<Item = Arg>, filler: Arg) -> String {
+        let padding = keys.len().next_power_of_two() - keys.len();
+        let keys = keys.chain(std::iter::repeat_n(filler, padding));
+        keys.map(|key| self.push(key)).collect::<Vec<_>>().join(", ")
+    }
+
     pub(crate) fn values(&self) -> &[Arg] {
         &self.values
     }
@@ -64,3 +75,22 @@ macro_rules! bind_args {
     }};
 }
 pub(crate) use bind_args;
+
+impl crate::Store {
+    /// The rows of a read-only statement built with [`Args`], retried like
+    /// every read ([`crate::Store::read`]).
+    pub(crate) async fn read_rows<T>(&self, sql: &str, args: &Args) -> Result<Vec<T>, crate::StorageError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        self.read(|| async {
+            Ok(crate::on_pool!(self, p => {
+                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string())), args).fetch_all(p).await?
+            }))
+        })
+        .await
+    }
+}

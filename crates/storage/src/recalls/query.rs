@@ -16,10 +16,11 @@ use std::{collections::HashMap, sync::Arc};
 use babyshield_domain::{Recall, RecallFilters, ymd};
 
 use super::{
-    args::{Args, bind_args},
+    args::{Arg, Args, bind_args},
     dialect::{self, TierRead, where_clause},
     documents::DocumentCache,
     index::Hit,
+    read::StoredDocument,
     tiers::{self, Tier},
 };
 use crate::{Backend, StorageError, Store};
@@ -166,15 +167,7 @@ impl Store {
         if missing.is_empty() {
             return Ok(docs);
         }
-        let store = self.clone();
-        let found = self
-            .point_reads
-            .documents
-            .load_many(missing.clone(), move |rids| {
-                let store = store.clone();
-                Box::pin(async move { store.docs_by_rid(rids).await })
-            })
-            .await?;
+        let found = self.point_reads.documents.load_many(missing.clone(), self, Store::docs_by_rid).await?;
         for (rid, found) in missing.into_iter().zip(found) {
             if let Some((change_gen, doc)) = found {
                 if let Some(cache) = cache {
@@ -188,20 +181,11 @@ impl Store {
 
     /// The generation and stored document of these rows, by row id (one
     /// query): what the result pages read at the same time share.
-    async fn docs_by_rid(
-        &self,
-        rids: Vec<i64>,
-    ) -> Result<HashMap<i64, Option<(i64, Arc<str>)>>, StorageError> {
+    async fn docs_by_rid(self, rids: Vec<i64>) -> Result<HashMap<i64, StoredDocument>, StorageError> {
         let mut args = Args::in_order(self.backend());
-        let list = super::read::padded(&rids, &0).map(|rid| args.int(*rid)).collect::<Vec<_>>().join(", ");
+        let list = args.padded_list(rids.into_iter().map(Arg::Int), Arg::Int(0));
         let sql = format!("SELECT rid, change_gen, doc FROM recalls WHERE rid IN ({list})");
-        let rows: Vec<(i64, i64, String)> = self
-            .read(|| async {
-                Ok(crate::on_pool!(self, p => {
-                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args).fetch_all(p).await?
-                }))
-            })
-            .await?;
+        let rows: Vec<(i64, i64, String)> = self.read_rows(&sql, &args).await?;
         Ok(rows.into_iter().map(|(rid, change_gen, doc)| (rid, Some((change_gen, Arc::from(doc))))).collect())
     }
 

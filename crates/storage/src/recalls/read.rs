@@ -6,7 +6,7 @@ use std::{collections::HashMap, sync::Arc};
 use babyshield_domain::{Gtin, Recall};
 use serde::Serialize;
 
-use super::args::{Args, bind_args};
+use super::args::{Arg, Args};
 use crate::{StorageError, Store, coalesce::Coalescer};
 
 /// Most recalls returned for one barcode (a product recalled in many
@@ -54,15 +54,6 @@ const POINT_READ_BATCH: usize = 64;
 /// Documents per shared read of result pages' documents (a page has up to 51).
 const DOCUMENT_READ_BATCH: usize = 256;
 
-/// The keys of a shared lookup, padded with `filler` (a key no row has: the
-/// empty id or GTIN, row id 0) to the next power of two: the query text then
-/// takes one of a few shapes, which stay prepared on every connection,
-/// instead of one per batch size.
-pub(super) fn padded<'a, T>(keys: &'a [T], filler: &'a T) -> impl Iterator<Item = &'a T> {
-    let size = keys.len().next_power_of_two();
-    keys.iter().chain(std::iter::repeat_n(filler, size - keys.len()))
-}
-
 /// A row's generation (`change_gen`) and stored document, if the row exists.
 pub(super) type StoredDocument = Option<(i64, Arc<str>)>;
 
@@ -93,15 +84,7 @@ impl Store {
     /// One recall by id. Lookups that arrive together share a query
     /// ([`PointReads`]).
     pub async fn recall_by_id(&self, id: &str) -> Result<Option<Recall>, StorageError> {
-        let store = self.clone();
-        let doc = self
-            .point_reads
-            .by_id
-            .load(id.to_string(), move |ids| {
-                let store = store.clone();
-                Box::pin(async move { store.docs_by_id(ids).await })
-            })
-            .await?;
+        let doc = self.point_reads.by_id.load(id.to_string(), self, Store::docs_by_id).await?;
         doc.map(|d| super::decode(&d)).transpose()
     }
 
@@ -133,36 +116,19 @@ impl Store {
     /// [`MAX_RECALLS_PER_BARCODE`]. Lookups that arrive together share a
     /// query ([`PointReads`]).
     pub async fn recalls_by_gtin(&self, gtin: &Gtin) -> Result<Vec<Recall>, StorageError> {
-        let store = self.clone();
-        let docs = self
-            .point_reads
-            .by_gtin
-            .load(gtin.as_str().to_string(), move |gtins| {
-                let store = store.clone();
-                Box::pin(async move { store.docs_by_gtin(gtins).await })
-            })
-            .await?;
+        let docs =
+            self.point_reads.by_gtin.load(gtin.as_str().to_string(), self, Store::docs_by_gtin).await?;
         docs.iter().map(|d| super::decode(d)).collect()
     }
 
     /// The stored documents of these recalls, by id (one query): what
     /// lookups that arrive together share. Public for the tests.
     #[doc(hidden)]
-    pub async fn docs_by_id(
-        &self,
-        ids: Vec<String>,
-    ) -> Result<HashMap<String, Option<String>>, StorageError> {
+    pub async fn docs_by_id(self, ids: Vec<String>) -> Result<HashMap<String, Option<String>>, StorageError> {
         let mut args = Args::in_order(self.backend());
-        let list =
-            padded(&ids, &String::new()).map(|id| args.text(id.as_str())).collect::<Vec<_>>().join(", ");
+        let list = args.padded_list(ids.into_iter().map(Arg::Text), Arg::Text(String::new()));
         let sql = format!("SELECT id, doc FROM recalls WHERE id IN ({list})");
-        let rows: Vec<(String, String)> = self
-            .read(|| async {
-                Ok(crate::on_pool!(self, p => {
-                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args).fetch_all(p).await?
-                }))
-            })
-            .await?;
+        let rows: Vec<(String, String)> = self.read_rows(&sql, &args).await?;
         Ok(rows.into_iter().map(|(id, doc)| (id, Some(doc))).collect())
     }
 
@@ -172,14 +138,12 @@ impl Store {
     /// tests.
     #[doc(hidden)]
     pub async fn docs_by_gtin(
-        &self,
+        self,
         gtins: Vec<String>,
     ) -> Result<HashMap<String, Vec<String>>, StorageError> {
         let mut args = Args::in_order(self.backend());
-        let list = padded(&gtins, &String::new())
-            .map(|gtin| args.text(gtin.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let count = gtins.len();
+        let list = args.padded_list(gtins.into_iter().map(Arg::Text), Arg::Text(String::new()));
         let limit = args.int(MAX_RECALLS_PER_BARCODE);
         let sql = format!(
             "SELECT gtin, doc FROM (SELECT g.gtin, r.doc, ROW_NUMBER() OVER \
@@ -187,14 +151,8 @@ impl Store {
              FROM recall_gtins g JOIN recalls r ON r.rid = g.recall_rid WHERE g.gtin IN ({list})) AS m \
              WHERE n <= {limit} ORDER BY gtin, n"
         );
-        let rows: Vec<(String, String)> = self
-            .read(|| async {
-                Ok(crate::on_pool!(self, p => {
-                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), args).fetch_all(p).await?
-                }))
-            })
-            .await?;
-        let mut found: HashMap<String, Vec<String>> = HashMap::with_capacity(gtins.len());
+        let rows: Vec<(String, String)> = self.read_rows(&sql, &args).await?;
+        let mut found: HashMap<String, Vec<String>> = HashMap::with_capacity(count);
         for (gtin, doc) in rows {
             found.entry(gtin).or_default().push(doc);
         }
