@@ -74,7 +74,8 @@ pub struct Store {
     guard: Arc<Guard>,
     /// The in-memory search index, when enabled (`recalls/index_sync.rs`).
     pub(crate) search_index: Option<Arc<crate::recalls::SearchIndex>>,
-    /// Detail and barcode lookups share queries when they arrive together.
+    /// Detail and barcode lookups, and result pages' documents, share
+    /// queries when they arrive together.
     pub(crate) point_reads: Arc<crate::recalls::PointReads>,
 }
 
