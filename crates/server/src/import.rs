@@ -6,7 +6,7 @@ use std::io::BufRead;
 
 use babyshield_domain::Recall;
 use babyshield_storage::{
-    StorageError, Store,
+    Backend, StorageError, Store,
     recalls::{PreparedRecalls, UpsertOutcome},
 };
 
@@ -142,7 +142,8 @@ async fn load_batches<R: BufRead + Send + 'static>(
     progress: &mut impl FnMut(Progress),
 ) -> Result<ImportReport, StorageError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Parsed>>(2);
-    let parser = tokio::task::spawn_blocking(move || parse_batches(input, batch_size, &tx));
+    let backend = store.backend();
+    let parser = tokio::task::spawn_blocking(move || parse_batches(input, batch_size, backend, &tx));
     let mut report = ImportReport::default();
     while let Some(parsed) = rx.recv().await {
         let parsed = parsed.map_err(|e| StorageError::Unavailable(format!("cannot read input: {e}")))?;
@@ -162,6 +163,7 @@ async fn load_batches<R: BufRead + Send + 'static>(
 fn parse_batches<R: BufRead>(
     mut input: R,
     batch_size: usize,
+    backend: Backend,
     out: &tokio::sync::mpsc::Sender<std::io::Result<Parsed>>,
 ) {
     let mut line = Vec::new();
@@ -189,7 +191,7 @@ fn parse_batches<R: BufRead>(
         }
         if done || recalls.len() >= batch_size {
             let batch = std::mem::replace(&mut recalls, Vec::with_capacity(batch_size));
-            let parsed = PreparedRecalls::new(batch)
+            let parsed = PreparedRecalls::new(batch, backend)
                 .map(|recalls| Parsed {
                     recalls,
                     rejections: std::mem::take(&mut rejections),

@@ -40,6 +40,7 @@ const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     8 => "0008_search_order.sql",
     9 => "0009_write_cost.sql",
     10 => "0010_change_generation.sql",
+    12 => "0012_write_cost_vectors.sql",
 );
 
 /// Where the schema stands relative to this binary.

@@ -371,7 +371,8 @@ impl Ingest {
         let (recalls, quarantined) = split(records);
         // Serializing, hashing and search text, off the async threads and
         // while the page before is being written.
-        let recalls = tokio::task::spawn_blocking(move || PreparedRecalls::new(recalls))
+        let backend = self.store.backend();
+        let recalls = tokio::task::spawn_blocking(move || PreparedRecalls::new(recalls, backend))
             .await
             .map_err(|e| format!("preparing {url} failed: {e}"))?
             .map_err(|e| format!("preparing {url} failed: {e}"))?;

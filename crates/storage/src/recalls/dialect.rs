@@ -37,7 +37,7 @@ pub(crate) fn full_text_source(
         }
         Backend::Postgres => {
             let expr = args.text(tsquery_expression(&query.groups));
-            ("recalls r".to_string(), vec![format!("r.search_tsv @@ to_tsquery('simple', {expr})")])
+            ("recalls r".to_string(), vec![format!("r.search_tsv @@ CAST({expr} AS tsquery)")])
         }
     }
 }
@@ -129,7 +129,9 @@ fn tsquery_expression(groups: &[TermGroup]) -> String {
 }
 
 /// `'pacifer':* | 'pacifier'`: the term (as a prefix when long enough) or
-/// one of its typo variants.
+/// one of its typo variants. Queries cast this to `tsquery`, which takes the
+/// words verbatim, as the server writes them into the vectors (migration
+/// 0012); `to_tsquery` would run PostgreSQL's parser over them.
 fn tsquery_alternatives(g: &TermGroup) -> String {
     let mut alternatives = vec![if g.term.len() >= MIN_PREFIX_LEN {
         format!("'{}':*", g.term)
@@ -176,17 +178,15 @@ fn tsquery_tier_condition(
 ) -> String {
     let mut level = |g: &TermGroup, level: Level| -> String {
         let mut title =
-            |query: String| format!("{alias}.search_title_tsv @@ to_tsquery('simple', {})", args.text(query));
+            |query: String| format!("{alias}.search_title_tsv @@ CAST({} AS tsquery)", args.text(query));
         let whole = title(format!("'{}'", g.term));
         let title_any = title(tsquery_alternatives(g));
         match level {
             Level::Whole => whole,
             Level::Partial => format!("({title_any} AND NOT {whole})"),
             Level::Elsewhere => {
-                let anywhere = format!(
-                    "{alias}.search_tsv @@ to_tsquery('simple', {})",
-                    args.text(tsquery_alternatives(g))
-                );
+                let anywhere =
+                    format!("{alias}.search_tsv @@ CAST({} AS tsquery)", args.text(tsquery_alternatives(g)));
                 format!("({anywhere} AND NOT {title_any})")
             }
         }

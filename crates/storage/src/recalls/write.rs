@@ -37,6 +37,10 @@ struct Prepared {
     title: String,
     body: String,
     gtins: Vec<String>,
+    /// PostgreSQL's search vectors as `tsvector` literals (migration 0012):
+    /// the distinct words of title and body, and of the title alone. Empty
+    /// on SQLite, whose full-text index is filled by triggers.
+    vectors: Option<(String, String)>,
 }
 
 /// A batch of recalls ready to write: serialized, hashed and turned into
@@ -51,8 +55,9 @@ pub struct PreparedRecalls {
 }
 
 impl PreparedRecalls {
-    /// Within a batch the last copy of an id wins.
-    pub fn new(batch: Vec<Recall>) -> Result<PreparedRecalls, StorageError> {
+    /// Within a batch the last copy of an id wins. `backend` is the store's
+    /// that will write the batch ([`Store::backend`]).
+    pub fn new(batch: Vec<Recall>, backend: crate::Backend) -> Result<PreparedRecalls, StorageError> {
         let mut latest: HashMap<String, usize> = HashMap::with_capacity(batch.len());
         for (i, recall) in batch.iter().enumerate() {
             latest.insert(recall.id.as_str().to_string(), i);
@@ -74,8 +79,10 @@ impl PreparedRecalls {
             let gtins = recall.gtins().iter().map(|g| g.as_str().to_string()).collect();
             // Padded so whole-word and word-prefix tests are plain substring
             // searches (see query.rs).
+            let vectors = (backend == crate::Backend::Postgres)
+                .then(|| search_vectors(&document.title, &document.body));
             let title = format!(" {} ", document.title);
-            rows.push(Prepared { recall, doc, hash, title, body: document.body, gtins });
+            rows.push(Prepared { recall, doc, hash, title, body: document.body, gtins, vectors });
         }
         Ok(PreparedRecalls { rows, vocabulary })
     }
@@ -105,7 +112,7 @@ impl Store {
     /// the whole batch is stored or nothing is. A recall whose content is
     /// unchanged is not rewritten. Within a batch the last copy of an id wins.
     pub async fn upsert_recalls(&self, batch: &[Recall]) -> Result<UpsertOutcome, StorageError> {
-        self.upsert_prepared(PreparedRecalls::new(batch.to_vec())?).await
+        self.upsert_prepared(PreparedRecalls::new(batch.to_vec(), self.backend())?).await
     }
 
     /// [`Store::upsert_recalls`] for a batch prepared beforehand.
@@ -123,13 +130,24 @@ impl Store {
                 // writers take turns (SQLite's write lock does the same).
                 sqlx::query("SELECT pg_advisory_xact_lock(7263)").execute(&mut *tx).await?;
             }
+            // The statements that find rows (this lookup, the removal of
+            // a changed recall's barcodes, PostgreSQL's update) are not
+            // kept prepared: each run is planned for the table as it is
+            // then. A kept statement settles on a generic plan after five
+            // runs, and on PostgreSQL one made while the table was nearly
+            // empty reads it whole: a load into an empty catalogue looked
+            // each batch's ids up by sequential scan long after the table
+            // held tens of thousands of rows (0.6-1 s per 250 ids; the 100k
+            // import test at 682-1,603/s instead of 1,930/s).
             let mut existing: HashMap<String, (i64, String)> = HashMap::new();
             for chunk in prepared.chunks(CHUNK) {
                 let mut args = Args::in_order(self.backend());
                 let list: Vec<String> = chunk.iter().map(|r| args.text(r.recall.id.as_str())).collect();
                 let sql = format!("SELECT id, rid, content_hash FROM recalls WHERE id IN ({})", list.join(", "));
                 let rows: Vec<(String, i64, String)> =
-                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false), args)
+                        .fetch_all(&mut *tx)
+                        .await?;
                 existing.extend(rows.into_iter().map(|(id, rid, hash)| (id, (rid, hash))));
             }
 
@@ -177,17 +195,17 @@ impl Store {
                 let mut args = Args::in_order(self.backend());
                 let list: Vec<String> = chunk.iter().map(|rid| args.int(*rid)).collect();
                 let sql = format!("DELETE FROM recall_gtins WHERE recall_rid IN ({})", list.join(", "));
-                bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *tx).await?;
+                bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false), args).execute(&mut *tx).await?;
             }
 
             // New and changed recalls in multi-row statements, a few per
             // batch (one statement per changed recall made updates cost twice
             // what inserts did); a changed row keeps its rid and created_at.
             // SQLite writes both kinds, in the order above, as upserts keyed
-            // by id. PostgreSQL computes the generated tsvectors of an
-            // upsert's proposed row before it finds the conflict, and again
-            // for the update, so there changed recalls get an UPDATE of their
-            // own.
+            // by id. On PostgreSQL changed recalls get an UPDATE of their
+            // own: while the search vectors were generated columns (before
+            // migration 0012) an upsert computed them for the proposed row
+            // and again for the update (changed 2,673 -> 3,375/s then).
             let mut links: Vec<(&str, i64)> = Vec::new();
             // What the rows now hold, for the in-memory search index.
             let mut indexed: Vec<super::index::IndexRow> = Vec::new();
@@ -196,6 +214,15 @@ impl Store {
             } else {
                 (Vec::new(), written.iter().collect())
             };
+            // PostgreSQL's search vectors, sent by the server (migration 0012).
+            let (vector_columns, vectors_from_values, vectors_from_excluded) = match self.backend() {
+                crate::Backend::Postgres => (
+                    ", search_tsv, search_title_tsv",
+                    ", search_tsv = v.column14, search_title_tsv = v.column15",
+                    ", search_tsv = excluded.search_tsv, search_title_tsv = excluded.search_title_tsv",
+                ),
+                crate::Backend::Sqlite => ("", "", ""),
+            };
             let batches = (updates.chunks(WRITE_ROWS).map(|c| (true, c)))
                 .chain(upserts.chunks(WRITE_ROWS).map(|c| (false, c)));
             for (update, chunk) in batches {
@@ -203,7 +230,7 @@ impl Store {
                 let rows: Vec<String> = chunk
                     .iter()
                     .map(|&&(r, _)| {
-                        let values = [
+                        let mut values = vec![
                             args.text(r.recall.id.as_str()),
                             args.text(r.recall.agency_code.as_str()),
                             args.text(ymd::format(r.recall.recall_date)),
@@ -218,6 +245,16 @@ impl Store {
                             args.text(now.as_str()),
                             args.int(generation),
                         ];
+                        if self.backend() == crate::Backend::Postgres {
+                            // Prepared for this backend, unless a caller
+                            // passed the wrong one.
+                            let (all, title) = match &r.vectors {
+                                Some(vectors) => vectors.clone(),
+                                None => search_vectors(&r.title, &r.body),
+                            };
+                            values.push(format!("CAST({} AS tsvector)", args.text(all)));
+                            values.push(format!("CAST({} AS tsvector)", args.text(title)));
+                        }
                         format!("({})", values.join(", "))
                     })
                     .collect();
@@ -227,24 +264,27 @@ impl Store {
                         "UPDATE recalls SET agency_code = v.column2, recall_date = v.column3, severity = v.column4, \
                          risk_category = v.column5, status = v.column6, search_title = v.column7, \
                          search_body = v.column8, doc = v.column9, content_hash = v.column10, \
-                         updated_at = v.column12, change_gen = v.column13 \
+                         updated_at = v.column12, change_gen = v.column13{vectors_from_values} \
                          FROM (VALUES {values}) AS v WHERE recalls.id = v.column1 RETURNING recalls.id, recalls.rid"
                     )
                 } else {
                     format!(
                         "INSERT INTO recalls (id, agency_code, recall_date, severity, risk_category, status, \
-                         search_title, search_body, doc, content_hash, created_at, updated_at, change_gen) VALUES {values} \
+                         search_title, search_body, doc, content_hash, created_at, updated_at, change_gen{vector_columns}) \
+                         VALUES {values} \
                          ON CONFLICT (id) DO UPDATE SET agency_code = excluded.agency_code, \
                          recall_date = excluded.recall_date, severity = excluded.severity, \
                          risk_category = excluded.risk_category, status = excluded.status, \
                          search_title = excluded.search_title, search_body = excluded.search_body, \
                          doc = excluded.doc, content_hash = excluded.content_hash, updated_at = excluded.updated_at, \
-                         change_gen = excluded.change_gen \
+                         change_gen = excluded.change_gen{vectors_from_excluded} \
                          RETURNING id, rid"
                     )
                 };
                 let stored: Vec<(String, i64)> =
-                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut *tx).await?;
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(!update), args)
+                        .fetch_all(&mut *tx)
+                        .await?;
                 let rids: HashMap<String, i64> = stored.into_iter().collect();
                 for &&(r, _) in chunk {
                     let rid = *rids.get(r.recall.id.as_str()).ok_or_else(|| {
@@ -301,10 +341,61 @@ impl Store {
     }
 }
 
+/// PostgreSQL's two search vectors of a recall (migration 0012): every word
+/// of title and body, and the title's words alone.
+fn search_vectors(title: &str, body: &str) -> (String, String) {
+    let title_words = || title.split(' ');
+    (tsvector_literal(title_words().chain(body.split(' '))), tsvector_literal(title_words()))
+}
+
+/// Longest word a `tsvector` holds, in bytes (PostgreSQL refuses longer ones);
+/// `to_tsvector` skipped longer ones, and so does [`tsvector_literal`].
+const TSVECTOR_MAX_WORD: usize = 2046;
+
+/// A `tsvector` literal of the distinct `words`, taken verbatim: `'a' 'b'`.
+/// The words are the domain tokenizer's, lowercase letters and digits, but
+/// quotes and backslashes are escaped all the same.
+fn tsvector_literal<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    let words: BTreeSet<&str> = words.filter(|w| !w.is_empty() && w.len() <= TSVECTOR_MAX_WORD).collect();
+    let mut literal = String::with_capacity(words.iter().map(|w| w.len() + 3).sum());
+    for word in words {
+        if !literal.is_empty() {
+            literal.push(' ');
+        }
+        literal.push('\'');
+        for c in word.chars() {
+            match c {
+                '\'' => literal.push_str("''"),
+                '\\' => literal.push_str("\\\\"),
+                c => literal.push(c),
+            }
+        }
+        literal.push('\'');
+    }
+    literal
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_vectors_hold_each_word_once_verbatim_and_escaped() {
+        let (all, title) = search_vectors(" crib ab² crib ", "fall hazard crib");
+        assert_eq!(all, "'ab²' 'crib' 'fall' 'hazard'");
+        assert_eq!(title, "'ab²' 'crib'");
+        assert_eq!(tsvector_literal(["it's", "a\\b", ""].into_iter()), "'a\\\\b' 'it''s'");
+        let long = "x".repeat(TSVECTOR_MAX_WORD + 1);
+        let longest = "y".repeat(TSVECTOR_MAX_WORD);
+        assert_eq!(tsvector_literal([long.as_str(), longest.as_str()].into_iter()), format!("'{longest}'"));
+        assert_eq!(search_vectors("", ""), (String::new(), String::new()));
+    }
 }
