@@ -46,7 +46,7 @@ pub async fn migrate(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     println!(
         "database schema at version {} ({} applied now, latest known {})",
         after.applied,
-        after.applied - before.applied,
+        before.pending - after.pending,
         after.latest
     );
     store.close().await;

@@ -51,6 +51,9 @@ pub struct MigrationStatus {
     pub applied: i64,
     /// Highest version this binary knows.
     pub latest: i64,
+    /// Migrations this binary knows above `applied` (versions are not
+    /// contiguous: each backend has only the migrations it needs).
+    pub pending: usize,
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -89,7 +92,8 @@ impl Store {
     }
 
     pub async fn migration_status(&self) -> Result<MigrationStatus, StorageError> {
-        let latest = migrator(self.backend()).iter().map(|m| m.version).max().unwrap_or(0);
+        let migrator = migrator(self.backend());
+        let latest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
         let applied: Option<i64> = crate::on_pool!(self, p => {
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
                 .fetch_one(p)
@@ -100,6 +104,8 @@ impl Store {
             sqlx::Error::Database(db) if db.message().contains("_sqlx_migrations") => Ok(None),
             _ => Err(e),
         })?;
-        Ok(MigrationStatus { applied: applied.unwrap_or(0), latest })
+        let applied = applied.unwrap_or(0);
+        let pending = migrator.iter().filter(|m| m.version > applied).count();
+        Ok(MigrationStatus { applied, latest, pending })
     }
 }
