@@ -130,22 +130,24 @@ impl Store {
                 // writers take turns (SQLite's write lock does the same).
                 sqlx::query("SELECT pg_advisory_xact_lock(7263)").execute(&mut *tx).await?;
             }
-            // The statements that find rows (this lookup, the removal of
-            // a changed recall's barcodes, PostgreSQL's update) are not
+            // On PostgreSQL the statements that find rows (this lookup, the
+            // removal of a changed recall's barcodes, the update) are not
             // kept prepared: each run is planned for the table as it is
             // then. A kept statement settles on a generic plan after five
-            // runs, and on PostgreSQL one made while the table was nearly
-            // empty reads it whole: a load into an empty catalogue looked
-            // each batch's ids up by sequential scan long after the table
-            // held tens of thousands of rows (0.6-1 s per 250 ids; the 100k
-            // import test at 682-1,603/s instead of 1,930/s).
+            // runs, and one made while the table was nearly empty reads it
+            // whole: a load into an empty catalogue looked each batch's ids
+            // up by sequential scan long after the table held tens of
+            // thousands of rows (0.6-1 s per 250 ids; the 100k import test
+            // at 682-1,603/s instead of 1,930/s). SQLite has no generic
+            // plans; re-preparing there only cost time.
+            let keep_prepared = self.backend() == crate::Backend::Sqlite;
             let mut existing: HashMap<String, (i64, String)> = HashMap::new();
             for chunk in prepared.chunks(CHUNK) {
                 let mut args = Args::in_order(self.backend());
                 let list: Vec<String> = chunk.iter().map(|r| args.text(r.recall.id.as_str())).collect();
                 let sql = format!("SELECT id, rid, content_hash FROM recalls WHERE id IN ({})", list.join(", "));
                 let rows: Vec<(String, i64, String)> =
-                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false), args)
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(keep_prepared), args)
                         .fetch_all(&mut *tx)
                         .await?;
                 existing.extend(rows.into_iter().map(|(id, rid, hash)| (id, (rid, hash))));
@@ -195,7 +197,7 @@ impl Store {
                 let mut args = Args::in_order(self.backend());
                 let list: Vec<String> = chunk.iter().map(|rid| args.int(*rid)).collect();
                 let sql = format!("DELETE FROM recall_gtins WHERE recall_rid IN ({})", list.join(", "));
-                bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false), args).execute(&mut *tx).await?;
+                bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(keep_prepared), args).execute(&mut *tx).await?;
             }
 
             // New and changed recalls in multi-row statements, a few per
@@ -282,7 +284,7 @@ impl Store {
                     )
                 };
                 let stored: Vec<(String, i64)> =
-                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(!update), args)
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(keep_prepared || !update), args)
                         .fetch_all(&mut *tx)
                         .await?;
                 let rids: HashMap<String, i64> = stored.into_iter().collect();
