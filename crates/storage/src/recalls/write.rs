@@ -38,8 +38,8 @@ struct Prepared {
     body: String,
     gtins: Vec<String>,
     /// PostgreSQL's search vectors as `tsvector` literals (migration 0012):
-    /// the distinct words of title and body, and of the title alone. Empty
-    /// on SQLite, whose full-text index is filled by triggers.
+    /// the distinct words of title and body, and of the title alone. `None`
+    /// when prepared for SQLite, whose full-text index is filled by triggers.
     vectors: Option<(String, String)>,
 }
 
@@ -217,13 +217,15 @@ impl Store {
                 (Vec::new(), written.iter().collect())
             };
             // PostgreSQL's search vectors, sent by the server (migration 0012).
-            let (vector_columns, vectors_from_values, vectors_from_excluded) = match self.backend() {
-                crate::Backend::Postgres => (
+            let send_vectors = self.backend() == crate::Backend::Postgres;
+            let (vector_columns, vectors_from_values, vectors_from_excluded) = if send_vectors {
+                (
                     ", search_tsv, search_title_tsv",
                     ", search_tsv = v.column14, search_title_tsv = v.column15",
                     ", search_tsv = excluded.search_tsv, search_title_tsv = excluded.search_title_tsv",
-                ),
-                crate::Backend::Sqlite => ("", "", ""),
+                )
+            } else {
+                ("", "", "")
             };
             let batches = (updates.chunks(WRITE_ROWS).map(|c| (true, c)))
                 .chain(upserts.chunks(WRITE_ROWS).map(|c| (false, c)));
@@ -247,9 +249,9 @@ impl Store {
                             args.text(now.as_str()),
                             args.int(generation),
                         ];
-                        if self.backend() == crate::Backend::Postgres {
-                            // Prepared for this backend, unless a caller
-                            // passed the wrong one.
+                        if send_vectors {
+                            // Prepared with the batch, unless a caller
+                            // prepared it for the other backend.
                             let (all, title) = match &r.vectors {
                                 Some(vectors) => vectors.clone(),
                                 None => search_vectors(&r.title, &r.body),
