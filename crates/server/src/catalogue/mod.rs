@@ -199,7 +199,7 @@ impl Catalogue {
         let items = rows
             .iter()
             .map(|row| {
-                let mut item = RecallItem::from(&row.recall);
+                let mut item = RecallItem::from(&*row.recall);
                 if with_relevance {
                     item.relevance_score = Some(((row.score as f64 / max_score) * 1000.0).round() / 1000.0);
                 }
@@ -223,7 +223,7 @@ impl Catalogue {
         let query = RecallQuery { groups, id: None, filters: RecallFilters::default() };
         let _slot = self.enter_for(&query).await?;
         let page = self.store.search_recalls(&query, None, 0, limit).await?;
-        Ok(page.items.into_iter().map(|row| row.recall).collect())
+        Ok(page.items.into_iter().map(|row| std::sync::Arc::unwrap_or_clone(row.recall)).collect())
     }
 
     pub async fn recall(&self, id: &str) -> Result<Option<Recall>, StorageError> {

@@ -383,23 +383,24 @@ async fn a_crowded_index_is_compacted_and_answers_the_same(db: Db) {
     assert_eq!(store.search_recalls(&blue, None, 0, 20).await.unwrap().total, 0);
 }
 
-/// Result pages' documents are kept in memory by version
+/// Result pages' recalls are kept in memory by version
 /// (`search.document_cache_mib`): a recall changed by another process is
-/// shown as it now is once the index has its new version, and an unchanged
-/// one is not read from the database again.
+/// shown as it now is once the index has its new version, an unchanged one
+/// is not read from the database again, and the version a write through this
+/// process committed is kept without being read back.
 async fn a_result_page_shows_the_version_the_index_holds(db: Db) {
     let app = TestApp::spawn(db).await;
     let store = app.state.store();
     let other = babyshield_server::open_store(app.state.config()).await.unwrap();
-    let import = |description: &'static str| {
-        let other = other.clone();
+    let import_into = |into: &Store, description: &'static str| {
+        let into = into.clone();
         async move {
             let line = json!({
                 "id": "CPSC-92001", "agencyCode": "CPSC", "title": "Heron crib",
                 "recallDate": "2024-05-01", "description": description,
             });
             babyshield_server::import::import_jsonl(
-                &other,
+                &into,
                 std::io::Cursor::new(line.to_string()),
                 100,
                 Live,
@@ -409,6 +410,7 @@ async fn a_result_page_shows_the_version_the_index_holds(db: Db) {
             .unwrap()
         }
     };
+    let import = |description: &'static str| import_into(&other, description);
     let heron =
         RecallQuery { groups: vec![group("heron", &[])], id: None, filters: RecallFilters::default() };
     let description = |store: Store| {
@@ -443,6 +445,16 @@ async fn a_result_page_shows_the_version_the_index_holds(db: Db) {
         .with_search_index_and_document_cache(0);
     uncached.refresh_search_index().await.unwrap();
     assert_eq!(description(uncached).await, "Edited by hand");
+
+    // Written through this store: the page shows the committed version from
+    // memory, so an edit by hand right after the write is not seen.
+    import_into(store, "Sold in winter").await;
+    crate::family::exec(
+        &app,
+        "UPDATE recalls SET doc = replace(doc, 'Sold in winter', 'Edited again') WHERE id = 'CPSC-92001'",
+    )
+    .await;
+    assert_eq!(description(store.clone()).await, "Sold in winter");
 }
 
 /// The triggers and indexes a bulk load defers, as SQLite's schema holds

@@ -115,10 +115,10 @@ const APPLY_SLICE: usize = 128;
 /// compaction per pull would double the CPU an ingest costs.
 const COMPACT_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Memory for result pages' documents unless configured
-/// (`search.document_cache_mib`): about 40,000 recalls of the synthetic
-/// catalogue.
-pub const DEFAULT_DOCUMENT_CACHE_MIB: u64 = 64;
+/// Memory for result pages' recalls unless configured
+/// (`search.document_cache_mib`): about 55,000 recalls of the synthetic
+/// catalogue (1.8 KiB each, decoded; `documents.rs`).
+pub const DEFAULT_DOCUMENT_CACHE_MIB: u64 = 96;
 
 /// Dead document numbers (old versions of changed recalls) tolerated
 /// before a compaction, at least; beyond that, as many as live ones.
@@ -334,15 +334,29 @@ impl Store {
     }
 
     /// Called after a write of this process committed `generation` with
-    /// `rows`. When the index stands at the generation before, the rows go
+    /// `rows`, and the recalls it wrote as `documents` (kept for result
+    /// pages where their slots allow, `DocumentCache::put_written`). When
+    /// the index stands at the generation before, the rows go
     /// straight in (no read back from the database) and the generation
     /// moves; otherwise (another process wrote in between, or a build or
     /// catch-up is running) the next search catches up from the database.
     /// Either way the write's caller finds its rows searchable when it
     /// returns, and searches never wait for the rows of a write they could
     /// not have known about.
-    pub(crate) async fn catalogue_written(&self, generation: i64, rows: Vec<IndexRow>) {
+    pub(crate) async fn catalogue_written(
+        &self,
+        generation: i64,
+        rows: Vec<IndexRow>,
+        documents: Vec<super::write::WrittenDocument>,
+    ) {
         let Some(slot) = self.search_index.clone() else { return };
+        // Versions are keyed by generation, so they are right whatever the
+        // index holds yet.
+        if let Some(cache) = slot.documents() {
+            for written in documents {
+                cache.put_written(written.rid, generation, written.recall, written.document_len);
+            }
+        }
         // A write never waits for the index: while a build or catch-up holds
         // the turn (a first build takes about 40 s per million recalls) the
         // rows are left to the next search or refresh, which read them back.

@@ -57,7 +57,8 @@ pub struct After {
 
 #[derive(Debug, Clone)]
 pub struct ScoredRecall {
-    pub recall: Recall,
+    /// Shared with the document cache (`documents.rs`) when it came from there.
+    pub recall: Arc<Recall>,
     pub score: i64,
     pub recall_date: String,
 }
@@ -143,14 +144,14 @@ impl Store {
         }))
     }
 
-    /// The stored documents of a page's recalls, by row id: from the
-    /// document cache when it holds the version the index found (or a
-    /// newer one), the rest in one statement.
+    /// A page's recalls, by row id: from the document cache when it holds
+    /// the version the index found (or a newer one), the rest decoded from
+    /// the documents read in one statement.
     async fn page_documents(
         &self,
         cache: Option<&DocumentCache>,
         hits: &[Hit],
-    ) -> Result<HashMap<i64, Arc<str>>, StorageError> {
+    ) -> Result<HashMap<i64, Arc<Recall>>, StorageError> {
         let mut docs = HashMap::with_capacity(hits.len());
         let mut missing = Vec::new();
         for hit in hits {
@@ -170,10 +171,11 @@ impl Store {
         let found = self.point_reads.documents.load_many(missing.clone(), self, Store::docs_by_rid).await?;
         for (rid, found) in missing.into_iter().zip(found) {
             if let Some((change_gen, doc)) = found {
+                let recall = Arc::new(super::decode(&doc)?);
                 if let Some(cache) = cache {
-                    cache.put(rid, change_gen, Arc::clone(&doc));
+                    cache.put(rid, change_gen, Arc::clone(&recall), doc.len());
                 }
-                docs.insert(rid, doc);
+                docs.insert(rid, recall);
             }
         }
         Ok(docs)
@@ -253,7 +255,7 @@ impl Store {
             let items = rows
                 .into_iter()
                 .map(|(doc, recall_date, score)| {
-                    Ok(ScoredRecall { recall: super::decode(&doc)?, score, recall_date })
+                    Ok(ScoredRecall { recall: Arc::new(super::decode(&doc)?), score, recall_date })
                 })
                 .collect::<Result<Vec<_>, StorageError>>()?;
             Ok(RecallPage { items, total })
@@ -370,7 +372,10 @@ impl Store {
                 tx.rollback().await?;
                 (total, picked, docs)
             });
-            let docs: HashMap<i64, String> = docs.into_iter().collect();
+            let docs = docs
+                .into_iter()
+                .map(|(rid, doc)| Ok((rid, Arc::new(super::decode(&doc)?))))
+                .collect::<Result<HashMap<i64, Arc<Recall>>, StorageError>>()?;
             let rows = picked.into_iter().map(|(score, rid, recall_date, _)| (score, rid, recall_date));
             Ok(RecallPage { items: scored_items(rows, &docs, "vanished inside a snapshot")?, total })
         })
@@ -378,17 +383,17 @@ impl Store {
     }
 }
 
-/// The page's recalls from their stored documents, in the order of `rows`
-/// (score, rid, recall date); a row without a document is `Corrupt`, `missing`
-/// saying how it went missing.
-fn scored_items<D: AsRef<str>>(
+/// The page's recalls, in the order of `rows` (score, rid, recall date); a
+/// row without a document is `Corrupt`, `missing` saying how it went missing.
+fn scored_items(
     rows: impl Iterator<Item = (i64, i64, String)>,
-    docs: &HashMap<i64, D>,
+    docs: &HashMap<i64, Arc<Recall>>,
     missing: &str,
 ) -> Result<Vec<ScoredRecall>, StorageError> {
     rows.map(|(score, rid, recall_date)| {
-        let doc = docs.get(&rid).ok_or_else(|| StorageError::Corrupt(format!("recall {rid} {missing}")))?;
-        Ok(ScoredRecall { recall: super::decode(doc.as_ref())?, score, recall_date })
+        let recall =
+            docs.get(&rid).ok_or_else(|| StorageError::Corrupt(format!("recall {rid} {missing}")))?;
+        Ok(ScoredRecall { recall: Arc::clone(recall), score, recall_date })
     })
     .collect()
 }

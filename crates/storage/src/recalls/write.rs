@@ -1,6 +1,7 @@
 //! Writing recalls: idempotent batched upserts keyed by recall id.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use babyshield_domain::{Recall, ymd};
 use sha2::{Digest, Sha256};
@@ -31,7 +32,10 @@ impl UpsertOutcome {
 /// A recall with everything the row needs computed up front, outside the
 /// transaction.
 struct Prepared {
-    recall: Recall,
+    /// Shared with the search pages' document cache once written
+    /// (`documents.rs`): the stored document decodes to this same value
+    /// (`serialized_recall_reads_back_identically` in the domain's tests).
+    recall: Arc<Recall>,
     doc: String,
     hash: String,
     title: String,
@@ -82,6 +86,7 @@ impl PreparedRecalls {
             let vectors = (backend == crate::Backend::Postgres)
                 .then(|| search_vectors(&document.title, &document.body));
             let title = format!(" {} ", document.title);
+            let recall = Arc::new(recall);
             rows.push(Prepared { recall, doc, hash, title, body: document.body, gtins, vectors });
         }
         Ok(PreparedRecalls { rows, vocabulary })
@@ -95,6 +100,14 @@ impl PreparedRecalls {
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
+}
+
+/// A recall version a write committed, for the search pages' document cache.
+pub(crate) struct WrittenDocument {
+    pub rid: i64,
+    pub recall: Arc<Recall>,
+    /// The length of its stored JSON document (what the cache counts).
+    pub document_len: usize,
 }
 
 /// Most values bound to one statement: a few hundred saves most round trips.
@@ -123,7 +136,7 @@ impl Store {
         }
         let now = now_rfc3339();
 
-        let (outcome, generation, indexed) = crate::in_write_tx!(self, unlocked tx => {
+        let (outcome, generation, indexed, documents) = crate::in_write_tx!(self, unlocked tx => {
             if self.backend() == crate::Backend::Postgres {
                 // Concurrent imports of the same ids would both see them
                 // missing and one would fail on the unique key: recall
@@ -209,8 +222,11 @@ impl Store {
             // migration 0012) an upsert computed them for the proposed row
             // and again for the update (changed 2,673 -> 3,375/s then).
             let mut links: Vec<(&str, i64)> = Vec::new();
-            // What the rows now hold, for the in-memory search index.
+            // What the rows now hold, for the in-memory search index and
+            // its document cache.
             let mut indexed: Vec<super::index::IndexRow> = Vec::new();
+            let mut documents: Vec<WrittenDocument> = Vec::new();
+            let keep_documents = self.search_index.as_ref().is_some_and(|index| index.documents().is_some());
             let (updates, upserts): (Vec<_>, Vec<_>) = if self.backend() == crate::Backend::Postgres {
                 written.iter().partition(|(_, rid)| rid.is_some())
             } else {
@@ -309,6 +325,13 @@ impl Store {
                             change_gen: generation,
                         });
                     }
+                    if keep_documents {
+                        documents.push(WrittenDocument {
+                            rid,
+                            recall: Arc::clone(&r.recall),
+                            document_len: r.doc.len(),
+                        });
+                    }
                 }
             }
 
@@ -336,10 +359,10 @@ impl Store {
                 let job = crate::jobs::match_recalls_job(&outcome.changed_ids);
                 crate::jobs::enqueue_job_in_tx!(tx, &job, &now);
             }
-            (outcome, generation, indexed)
+            (outcome, generation, indexed, documents)
         });
         if generation > 0 {
-            self.catalogue_written(generation, indexed).await;
+            self.catalogue_written(generation, indexed, documents).await;
         }
         Ok(outcome)
     }
