@@ -36,7 +36,7 @@ use babyshield_domain::Recall;
 const ENTRY_OVERHEAD_BYTES: usize = 64;
 /// Slots per MiB of budget: room for entries of 1 KiB on average (the
 /// synthetic catalogue's documents are about 1.1 KiB, and an entry about
-/// 1.9 KiB, so slots stay free; real notices are longer).
+/// 1.8 KiB, so slots stay free; real notices are longer).
 const SLOTS_PER_MIB: usize = 1024;
 
 /// What an entry counts against the budget: the recall's fields, the text
