@@ -1,6 +1,7 @@
 //! The `babyshield` binary: parses the command line and hands over to the
 //! library crates. With no subcommand it serves.
 
+mod allocator;
 mod commands;
 mod ingest;
 
@@ -108,6 +109,7 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    allocator::configure();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

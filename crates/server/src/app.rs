@@ -49,10 +49,9 @@ impl Application {
         // Install the metrics recorder first: anything recorded before it
         // exists (pool gauges, hashing slots) would be lost.
         crate::telemetry::metrics_handle();
-        crate::memory::tune_allocator();
         config.validate()?;
         let secrets = Secrets::resolve(&config)?;
-        let mut store = open_store(&config).await?;
+        let mut store = open_store(&config).await?.with_background_writes(config.ingest.priority()?);
         if config.search.in_memory_index {
             store = store.with_search_index_and_document_cache(config.search.document_cache_mib);
         }

@@ -20,7 +20,6 @@ pub mod ingest;
 pub mod jobs;
 mod lifecycle;
 pub mod mail;
-pub mod memory;
 pub mod middleware;
 pub mod rate_limit;
 mod request_id;

@@ -109,6 +109,29 @@ macro_rules! in_write_tx {
             }
         }
     };
+    // The same, on SQLite on `$background` (an `Option<&BackgroundWriter>`)
+    // when there is one. A failed write there discards that connection.
+    ($store:expr, unlocked $tx:ident, on $background:expr => $body:expr) => {
+        match ($store.pool(), $background) {
+            ($crate::Pool::Sqlite(_), Some(background)) => {
+                $store.ensure_available()?;
+                let mut connection = background.connection().await?;
+                let written: Result<_, $crate::StorageError> = async {
+                    let mut $tx = sqlx::Connection::begin_with(&mut *connection, "BEGIN IMMEDIATE").await?;
+                    let out = $body;
+                    $tx.commit().await?;
+                    Ok(out)
+                }
+                .await;
+                drop(connection);
+                if written.is_err() {
+                    background.discard().await;
+                }
+                written?
+            }
+            _ => $crate::in_write_tx!($store, unlocked $tx => $body),
+        }
+    };
     ($store:expr, $tx:ident => $body:expr) => {
         match $store.pool() {
             $crate::Pool::Sqlite(p) => {

@@ -1,9 +1,12 @@
 use std::{future::Future, path::Path, str::FromStr, sync::Arc, time::Duration};
 
-use babyshield_resilience::{BreakerConfig, BreakerState, CircuitBreaker, RetryBudget, RetryPolicy};
+use babyshield_resilience::{
+    BreakerConfig, BreakerState, CircuitBreaker, RetryBudget, RetryPolicy, ThreadPriority,
+    lower_current_thread,
+};
 
 use sqlx::{
-    PgPool, SqlitePool,
+    ConnectOptions, Connection, PgPool, SqliteConnection, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -77,6 +80,73 @@ pub struct Store {
     /// Detail and barcode lookups, and result pages' documents, share
     /// queries when they arrive together.
     pub(crate) point_reads: Arc<crate::recalls::PointReads>,
+    /// SQLite: the connection of writes nobody waits for, at a lower
+    /// priority ([`Store::with_background_writes`]).
+    pub(crate) background: Option<Arc<BackgroundWriter>>,
+}
+
+/// Writes nobody waits for (an agency pull's pages) on SQLite: one
+/// connection of their own whose thread runs at a lower priority. sqlx runs
+/// each SQLite connection on a thread of its own, which executes every
+/// statement (and SQLite's full-text indexing and merging with them), and a
+/// thread inherits its creator's priority: the connection is opened from a
+/// thread that lowered its own. Opened when first needed, and again after
+/// a write on it failed.
+pub(crate) struct BackgroundWriter {
+    priority: ThreadPriority,
+    options: SqliteConnectOptions,
+    connection: tokio::sync::Mutex<Option<SqliteConnection>>,
+}
+
+impl std::fmt::Debug for BackgroundWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackgroundWriter").field("priority", &self.priority).finish_non_exhaustive()
+    }
+}
+
+impl BackgroundWriter {
+    /// The connection, opened if there is none; held until the guard drops.
+    pub(crate) async fn connection(
+        &self,
+    ) -> Result<tokio::sync::MappedMutexGuard<'_, SqliteConnection>, StorageError> {
+        let mut slot = self.connection.lock().await;
+        if slot.is_none() {
+            *slot = Some(self.open().await?);
+        }
+        Ok(tokio::sync::MutexGuard::map(slot, |c| c.as_mut().expect("opened above")))
+    }
+
+    /// Forgets the connection after a failed write (the next write opens a
+    /// new one): a failure part-way may leave it in a state not worth
+    /// reasoning about.
+    pub(crate) async fn discard(&self) {
+        if let Some(connection) = self.connection.lock().await.take() {
+            let _ = connection.close().await;
+        }
+    }
+
+    async fn open(&self) -> Result<SqliteConnection, StorageError> {
+        let (options, priority) = (self.options.clone(), self.priority);
+        let runtime = tokio::runtime::Handle::current();
+        let (done, opened) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("sqlite-background-open".into())
+            .spawn(move || {
+                if !lower_current_thread(priority) {
+                    tracing::debug!(?priority, "could not lower the background writer's priority");
+                }
+                let _ = done.send(runtime.block_on(options.connect()));
+            })
+            .map_err(|e| StorageError::Unavailable(format!("cannot start the background writer: {e}")))?;
+        let opened = opened
+            .await
+            .map_err(|_| StorageError::Unavailable("the background writer did not open".into()))?;
+        Ok(opened?)
+    }
+
+    async fn close(&self) {
+        self.discard().await;
+    }
 }
 
 /// What keeps a failing database from being hammered: the breaker, and a
@@ -107,6 +177,7 @@ impl Store {
         })?;
         let pool = match backend {
             Backend::Sqlite => {
+                configure_sqlite_library();
                 let options = SqliteConnectOptions::from_str(&settings.url)
                     .map_err(|e| StorageError::Unavailable(format!("database.url: {e}")))?;
                 if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -175,7 +246,27 @@ impl Store {
             point_reads: Arc::new(crate::recalls::PointReads::new(point_reads_in_flight(
                 settings.max_connections,
             ))),
+            background: None,
         })
+    }
+
+    /// Runs writes made with [`Store::upsert_prepared_in_background`] at
+    /// `priority`. On SQLite they get a connection of their own whose
+    /// thread runs at that priority; on PostgreSQL the work of a write is
+    /// the database server's, which has no per-session priority, and they
+    /// use the pool.
+    pub fn with_background_writes(mut self, priority: ThreadPriority) -> Store {
+        self.background = match (&self.pool, priority) {
+            (_, ThreadPriority::Normal) | (Pool::Postgres(_), _) => None,
+            (Pool::Sqlite(pool), priority) => Some(Arc::new(BackgroundWriter {
+                priority,
+                options: (*pool.connect_options())
+                    .clone()
+                    .thread_name(|id| format!("sqlite-background-{id}")),
+                connection: tokio::sync::Mutex::new(None),
+            })),
+        };
+        self
     }
 
     #[doc(hidden)]
@@ -220,6 +311,9 @@ impl Store {
 
     /// Waits for in-flight queries and closes every connection.
     pub async fn close(&self) {
+        if let Some(background) = &self.background {
+            background.close().await;
+        }
         crate::on_pool!(self, p => p.close().await)
     }
 
@@ -295,7 +389,58 @@ fn point_reads_in_flight(max_connections: u32) -> usize {
     cores.max(2).min(max_connections.max(1) as usize)
 }
 
+/// Process-wide SQLite settings, applied once before the first connection
+/// (SQLite accepts them only before it initializes). Memory statistics off:
+/// with them on, every allocation and free inside SQLite takes one global
+/// mutex, so a request thread freeing a row's values waited for whichever
+/// thread held it, such as a pull's writer that a lower priority had
+/// just preempted. Nothing here reads SQLite's memory statistics.
+fn configure_sqlite_library() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is called before this process opens any
+        // SQLite connection (the Once above, run before the pool's first
+        // connect); SQLITE_CONFIG_MEMSTATUS takes one int. Called after
+        // initialization it returns SQLITE_MISUSE and changes nothing.
+        let code = unsafe {
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int)
+        };
+        if code != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!(code, "SQLite was initialized already; its memory statistics stay on");
+        }
+    });
+}
+
 fn create_dir(dir: &Path) -> Result<(), StorageError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| StorageError::Unavailable(format!("cannot create {}: {e}", dir.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_keeps_no_memory_statistics() {
+        let dir = std::env::temp_dir().join(format!("bs-memstatus-{}", std::process::id()));
+        let settings = DatabaseSettings {
+            url: format!("sqlite://{}", dir.join("test.db").display()),
+            max_connections: 2,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            sqlite_mmap_mib: 0,
+            sqlite_cache_mib: 2,
+            breaker: BreakerConfig { failures: 5, window_secs: 30, open_secs: 5 },
+            read_retries: 0,
+        };
+        let store = Store::connect(&settings).await.unwrap();
+        store.ping(Duration::from_secs(5)).await.unwrap();
+        // With statistics on, SQLite counts every byte it holds (its page
+        // cache and schema at least); off, the counter stays at zero.
+        // SAFETY: reads a process-wide counter.
+        assert_eq!(unsafe { libsqlite3_sys::sqlite3_memory_used() }, 0);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

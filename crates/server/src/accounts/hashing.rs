@@ -13,23 +13,19 @@
 //! both cores, against 95-101 alone). A hash whose client has gone away by the
 //! time a thread takes it is skipped.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::Arc;
 
+use babyshield_resilience::{BackgroundPool, ThreadPriority};
 use babyshield_security::{PasswordParams, dummy_hash, hash_password, needs_rehash, verify_password};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::ApiError;
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Niceness of the hashing threads (0 normal, 19 lowest).
-const HASHING_NICE: i32 = 19;
-
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: PasswordParams,
     admitted: Arc<Semaphore>,
-    jobs: mpsc::Sender<Job>,
+    threads: BackgroundPool,
 }
 
 impl PasswordHasher {
@@ -40,29 +36,8 @@ impl PasswordHasher {
             concurrency
         };
         metrics::gauge!("password_hashing_slots").set(concurrency as f64);
-        let (jobs, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
-        for i in 0..concurrency {
-            let receiver = Arc::clone(&receiver);
-            let spawned = std::thread::Builder::new().name(format!("password-hash-{i}")).spawn(move || {
-                lower_priority();
-                loop {
-                    // The lock is held only while waiting for the next job.
-                    let job = match receiver.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return, // every hasher handle dropped
-                    }
-                }
-            });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a password hashing thread");
-            }
-        }
-        PasswordHasher { params, admitted: Arc::new(Semaphore::new(concurrency + queue)), jobs }
+        let threads = BackgroundPool::new("password-hash", concurrency, ThreadPriority::Idle);
+        PasswordHasher { params, admitted: Arc::new(Semaphore::new(concurrency + queue)), threads }
     }
 
     async fn run<T, F>(&self, job: F) -> Result<T, ApiError>
@@ -81,7 +56,7 @@ impl PasswordHasher {
         let (done, result) = oneshot::channel();
         // The admission travels with the job: if the client goes away the
         // hash still finishes, and still counts against the bound until it does.
-        let task: Job = Box::new(move || {
+        let task = move || {
             let _admission = admission;
             // Nobody waits for it any more (the client disconnected and the
             // handler was dropped): computing it would only delay the queue.
@@ -90,8 +65,8 @@ impl PasswordHasher {
                 return;
             }
             let _ = done.send(job(&params));
-        });
-        self.jobs.send(task).map_err(|_| ApiError::internal("password hashing pool stopped"))?;
+        };
+        self.threads.execute(task).map_err(|_| ApiError::internal("password hashing pool stopped"))?;
         let value = result.await.map_err(|_| ApiError::internal("password hashing job lost"))?;
         metrics::counter!("password_hashes_total").increment(1);
         Ok(value)
@@ -115,26 +90,6 @@ impl PasswordHasher {
     }
 }
 
-/// Moves the calling thread to `SCHED_IDLE` and nice 19 (Linux: both apply
-/// per thread). Nice 19 is the fallback where `SCHED_IDLE` is refused.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority and sched_setscheduler on the calling thread's own
-    // id (0 = the caller) have no memory effects; sched_param is a plain
-    // struct that outlives the call. Failure only leaves the thread at a
-    // higher priority.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        if libc::setpriority(libc::PRIO_PROCESS, tid, HASHING_NICE) != 0 {
-            tracing::debug!("could not lower the password hashing thread's priority");
-        }
-        let param = libc::sched_param { sched_priority: 0 };
-        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
-            tracing::debug!("could not move the password hashing thread to SCHED_IDLE");
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct Verified {
     pub matches: bool,
@@ -152,17 +107,8 @@ mod tests {
     #[tokio::test]
     async fn hashing_threads_run_at_idle_priority() {
         let hasher = PasswordHasher::new(params(), 1, 1);
-        // SAFETY: both calls only read the calling (hashing) thread's own
-        // scheduling attributes.
-        let (policy, nice) = hasher
-            .run(|_| unsafe {
-                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-                (libc::sched_getscheduler(0), libc::getpriority(libc::PRIO_PROCESS, tid))
-            })
-            .await
-            .unwrap();
-        assert_eq!(policy, libc::SCHED_IDLE);
-        assert_eq!(nice, HASHING_NICE);
+        let priority = hasher.run(|_| babyshield_resilience::current_thread_priority()).await.unwrap();
+        assert_eq!(priority, Some((libc::SCHED_IDLE, 19)));
     }
 
     #[tokio::test]

@@ -4,9 +4,13 @@
 //! internet unless told to.
 
 use babyshield_ingest::Source;
+use babyshield_resilience::ThreadPriority;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
+
+/// [`IngestConfig::nice`] unless configured.
+pub const DEFAULT_NICE: i32 = 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,6 +26,12 @@ pub struct IngestConfig {
     /// Failed requests to one source that open its circuit breaker
     /// (default: 3 within 120 s, then no request for 300 s).
     pub breaker: crate::resilience::BreakerConfig,
+    /// Niceness (0 normal .. 19 lowest) of a pull's CPU work in this
+    /// process: parsing and preparing its pages, and on SQLite writing
+    /// them (a connection of its own). While requests keep every core busy
+    /// a pull then takes a small share and slows down instead of slowing
+    /// them; on idle cores it runs at full speed. 0 competes equally.
+    pub nice: i32,
     pub cpsc: SourceSchedule,
     pub fda_food: SourceSchedule,
     pub fda_drug: SourceSchedule,
@@ -96,6 +106,7 @@ impl Default for IngestConfig {
             retry_base_ms: 500,
             retry_cap_ms: 8_000,
             breaker: crate::resilience::BreakerConfig { failures: 3, window_secs: 120, open_secs: 300 },
+            nice: DEFAULT_NICE,
             cpsc: SourceSchedule::with(100, 31),
             fda_food: SourceSchedule::with(1000, 31),
             fda_drug: SourceSchedule::with(1000, 31),
@@ -126,7 +137,13 @@ impl IngestConfig {
         }
     }
 
+    /// [`IngestConfig::nice`] as a thread priority.
+    pub fn priority(&self) -> Result<ThreadPriority, ConfigError> {
+        ThreadPriority::from_nice(self.nice).map_err(|e| ConfigError::new("ingest.nice", e))
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.priority()?;
         if !(5..=3600).contains(&self.lease_secs) {
             return Err(ConfigError::new("ingest.lease_secs", "must be between 5 and 3600"));
         }

@@ -31,6 +31,7 @@ use babyshield_ingest::{
     paging::{Cursor, PageFacts, PagePlan},
     parse_health_canada_detail, parse_page,
 };
+use babyshield_resilience::BackgroundPool;
 use babyshield_storage::{
     StorageError, Store,
     ingest::{IngestRun, Lease, PageCommit, PullEnd, Quarantined},
@@ -73,7 +74,13 @@ pub struct Ingest {
     fetchers: HashMap<Source, Arc<Fetcher>>,
     owner: String,
     shutdown: CancellationToken,
+    /// Parsing and preparing pages, at `ingest.nice`.
+    background: BackgroundPool,
 }
+
+/// Threads parsing and preparing pages: one per core, so that pulls of
+/// several sources at once can use an idle machine.
+const BACKGROUND_THREADS: usize = 0;
 
 /// How the page loop ended.
 struct Outcome {
@@ -152,6 +159,7 @@ impl Ingest {
             fetchers,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             shutdown,
+            background: BackgroundPool::new("ingest", BACKGROUND_THREADS, config.priority()?),
         })
     }
 
@@ -357,7 +365,9 @@ impl Ingest {
         let url = context.plan.url(&cursor);
         let body = self.fetch(context, &url).await?;
         let source = context.source;
-        let parsed = tokio::task::spawn_blocking(move || parse_page(source, &body))
+        let parsed = self
+            .background
+            .run(move || parse_page(source, &body))
             .await
             .map_err(|e| format!("parsing {url} failed: {e}"))?
             .map_err(|e| format!("the page at {url} is unusable: {e}"))?;
@@ -372,7 +382,9 @@ impl Ingest {
         // Serializing, hashing and search text, off the async threads and
         // while the page before is being written.
         let backend = self.store.backend();
-        let recalls = tokio::task::spawn_blocking(move || PreparedRecalls::new(recalls, backend))
+        let recalls = self
+            .background
+            .run(move || PreparedRecalls::new(recalls, backend))
             .await
             .map_err(|e| format!("preparing {url} failed: {e}"))?
             .map_err(|e| format!("preparing {url} failed: {e}"))?;
@@ -465,7 +477,7 @@ impl Ingest {
     ) -> Result<(), String> {
         let written = self
             .store
-            .upsert_prepared(page.recalls)
+            .upsert_prepared_in_background(page.recalls)
             .await
             .map_err(|e| format!("storing a page of {} failed: {e}", context.source))?;
         let commit = PageCommit {

@@ -14,6 +14,7 @@ use babyshield_storage::ingest::IngestRun;
 use serde_json::{Value, json};
 
 use crate::{
+    family::{count, exec},
     harness::{Db, TestApp, json},
     ingest_feed::{Fault, Feed, days_ago, today, ymd},
 };
@@ -27,6 +28,8 @@ crate::on_both_databases!(
     two_instances_never_pull_the_same_source_at_once,
     the_admin_trigger_starts_a_pull_and_refuses_what_it_cannot_start,
     schedules_pull_on_their_own_and_freshness_never_touches_readiness,
+    a_pull_parses_and_writes_its_pages_at_the_configured_niceness,
+    a_page_the_database_refuses_leaves_nothing_and_the_next_pull_writes_it,
 );
 
 /// Every source fed from `feed`: 3 records a page, 30-day windows from
@@ -511,4 +514,93 @@ async fn schedules_pull_on_their_own_and_freshness_never_touches_readiness(db: D
     }
     assert!(metrics.contains("ingest_last_success_age_seconds{source=\"fda-food\"}"));
     assert!(metrics.contains("ingest_last_success_timestamp_seconds{source=\"fda-food\"}"));
+}
+
+/// The nice values of this process's threads whose name starts with
+/// `prefix` (Linux truncates thread names to 15 bytes).
+fn nice_of_threads(prefix: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let path = task.path();
+        let Ok(name) = std::fs::read_to_string(path.join("comm")) else { continue };
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else { continue };
+        if name.trim_end().starts_with(prefix) {
+            // After the name's closing parenthesis come fields 3, 4, ...;
+            // the nice value is field 19.
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            found.push(fields[16].parse().unwrap());
+        }
+    }
+    found
+}
+
+async fn a_pull_parses_and_writes_its_pages_at_the_configured_niceness(db: Db) {
+    let feed = Feed::start().await;
+    fda_data(&feed);
+    let app = TestApp::spawn_with(db, {
+        let feed = feed.clone();
+        move |c| {
+            use_feed(c, &feed, days_ago(59));
+            c.ingest.nice = 13;
+        }
+    })
+    .await;
+    let run = pull(&app, Source::FdaFood).await;
+    assert_eq!((run.status.as_str(), run.inserted), ("succeeded", 8), "{run:?}");
+    assert_eq!(stored_ids(&app, "FDA").await.len(), 8);
+    // Pages are parsed and prepared on the ingest threads...
+    let parsers = nice_of_threads("ingest-");
+    assert!(!parsers.is_empty() && parsers.iter().all(|n| *n == 13), "ingest threads: {parsers:?}");
+    // ...and on SQLite written through a connection whose thread (sqlx's,
+    // which runs the statements) inherited that niceness.
+    if db == Db::Sqlite {
+        assert_eq!(nice_of_threads("sqlite-backgrou"), vec![13], "the background writer's thread");
+    }
+    // Requests are not lowered: this thread and sqlx's pool threads.
+    assert!(nice_of_threads("sqlx-sqlite").iter().all(|n| *n == 0));
+}
+
+async fn a_page_the_database_refuses_leaves_nothing_and_the_next_pull_writes_it(db: Db) {
+    let feed = Feed::start().await;
+    fda_data(&feed);
+    let app = spawn(db, &feed).await;
+    // The third page (F-0005..7) fails inside the database at its second row.
+    match db {
+        Db::Sqlite => {
+            exec(&app, "CREATE TRIGGER refuse_recall BEFORE INSERT ON recalls WHEN NEW.id LIKE '%F-0006-2024' \
+                        BEGIN SELECT RAISE(ABORT, 'injected'); END")
+            .await
+        }
+        Db::Postgres => {
+            exec(&app, "CREATE FUNCTION refuse_recall() RETURNS trigger AS $$ BEGIN \
+                        IF NEW.id LIKE '%F-0006-2024' THEN RAISE EXCEPTION 'injected'; END IF; RETURN NEW; END $$ \
+                        LANGUAGE plpgsql; \
+                        CREATE TRIGGER refuse_recall BEFORE INSERT ON recalls FOR EACH ROW EXECUTE FUNCTION refuse_recall()")
+            .await
+        }
+    }
+    let failed = pull(&app, Source::FdaFood).await;
+    assert_eq!(failed.status, "failed", "{failed:?}");
+    assert!(failed.error.as_deref().unwrap().contains("storing a page"), "{failed:?}");
+    assert_eq!((failed.pages, failed.inserted), (2, 4), "{failed:?}");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM recalls WHERE id LIKE '%F-0005-2024'").await,
+        0,
+        "no half page"
+    );
+    assert_eq!(stored_ids(&app, "FDA").await.len(), 4);
+
+    match db {
+        Db::Sqlite => exec(&app, "DROP TRIGGER refuse_recall").await,
+        Db::Postgres => {
+            exec(&app, "DROP TRIGGER refuse_recall ON recalls; DROP FUNCTION refuse_recall()").await
+        }
+    }
+    // The next pull resumes at the refused page, on a working connection.
+    let resumed = pull(&app, Source::FdaFood).await;
+    assert_eq!((resumed.status.as_str(), resumed.inserted), ("succeeded", 4), "{resumed:?}");
+    assert_eq!(stored_ids(&app, "FDA").await.len(), 8, "every recall once");
+    let (_, found) =
+        json(app.post_json("/api/v1/search/advanced", &json!({"query": "crunchy snack"})).await).await;
+    assert_eq!(found["data"]["total"], 8, "and searchable: {found}");
 }

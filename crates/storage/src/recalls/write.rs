@@ -130,13 +130,34 @@ impl Store {
 
     /// [`Store::upsert_recalls`] for a batch prepared beforehand.
     pub async fn upsert_prepared(&self, batch: PreparedRecalls) -> Result<UpsertOutcome, StorageError> {
+        self.upsert_prepared_on(batch, None).await
+    }
+
+    /// [`Store::upsert_prepared`] for a write nobody waits for (an agency
+    /// pull's page): on SQLite on the background connection when
+    /// [`Store::with_background_writes`] set one up, so that its CPU
+    /// (statements, full-text indexing and merging) yields to requests.
+    /// The write lock is the same: request writes wait for this one's
+    /// commit, which takes longer while the CPU is saturated.
+    pub async fn upsert_prepared_in_background(
+        &self,
+        batch: PreparedRecalls,
+    ) -> Result<UpsertOutcome, StorageError> {
+        self.upsert_prepared_on(batch, self.background.as_deref()).await
+    }
+
+    async fn upsert_prepared_on(
+        &self,
+        batch: PreparedRecalls,
+        background: Option<&crate::pool::BackgroundWriter>,
+    ) -> Result<UpsertOutcome, StorageError> {
         let PreparedRecalls { rows: prepared, vocabulary } = batch;
         if prepared.is_empty() {
             return Ok(UpsertOutcome::default());
         }
         let now = now_rfc3339();
 
-        let (outcome, generation, indexed, documents) = crate::in_write_tx!(self, unlocked tx => {
+        let (outcome, generation, indexed, documents) = crate::in_write_tx!(self, unlocked tx, on background => {
             if self.backend() == crate::Backend::Postgres {
                 // Concurrent imports of the same ids would both see them
                 // missing and one would fail on the unique key: recall
