@@ -143,10 +143,6 @@ impl BackgroundWriter {
             .map_err(|_| StorageError::Unavailable("the background writer did not open".into()))?;
         Ok(opened?)
     }
-
-    async fn close(&self) {
-        self.discard().await;
-    }
 }
 
 /// What keeps a failing database from being hammered: the breaker, and a
@@ -312,7 +308,7 @@ impl Store {
     /// Waits for in-flight queries and closes every connection.
     pub async fn close(&self) {
         if let Some(background) = &self.background {
-            background.close().await;
+            background.discard().await;
         }
         crate::on_pool!(self, p => p.close().await)
     }

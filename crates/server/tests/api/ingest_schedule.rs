@@ -61,8 +61,17 @@ fn fda_data(feed: &Feed) {
 }
 
 async fn spawn(db: Db, feed: &Feed) -> TestApp {
+    spawn_tweaked(db, feed, |_| {}).await
+}
+
+/// [`spawn`], then `tweak` on the configuration.
+async fn spawn_tweaked(db: Db, feed: &Feed, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let feed = feed.clone();
-    TestApp::spawn_with(db, move |c| use_feed(c, &feed, days_ago(59))).await
+    TestApp::spawn_with(db, move |c| {
+        use_feed(c, &feed, days_ago(59));
+        tweak(c);
+    })
+    .await
 }
 
 async fn pull(app: &TestApp, source: Source) -> IngestRun {
@@ -99,12 +108,8 @@ async fn every_source_pages_through_its_feed_and_a_second_pull_changes_nothing(d
     feed.add_hc(1..=4, days_ago(3));
     feed.add_hc(9..=14, days_ago(200));
     feed.without_detail(3);
-    let app = TestApp::spawn_with(db, {
-        let feed = feed.clone();
-        move |c| {
-            use_feed(c, &feed, days_ago(59));
-            c.ingest.health_canada.politeness_ms = 40;
-        }
+    let app = spawn_tweaked(db, &feed, |c| {
+        c.ingest.health_canada.politeness_ms = 40;
     })
     .await;
     let store = app.state.store();
@@ -157,13 +162,9 @@ async fn every_source_pages_through_its_feed_and_a_second_pull_changes_nothing(d
 async fn timeouts_server_errors_and_dropped_connections_are_retried(db: Db) {
     let feed = Feed::start().await;
     fda_data(&feed);
-    let app = TestApp::spawn_with(db, {
-        let feed = feed.clone();
-        move |c| {
-            use_feed(c, &feed, days_ago(59));
-            // Enough room for three failures in a row.
-            c.ingest.breaker.failures = 10;
-        }
+    let app = spawn_tweaked(db, &feed, |c| {
+        // Enough room for three failures in a row.
+        c.ingest.breaker.failures = 10;
     })
     .await;
     feed.fail("skip=0", Fault::Status(500), Some(1));
@@ -216,12 +217,8 @@ async fn a_source_that_keeps_failing_opens_its_breaker_and_the_run_fails_cleanly
 async fn a_bad_page_keeps_the_pages_before_it_and_the_next_pull_resumes_there(db: Db) {
     let feed = Feed::start().await;
     fda_data(&feed);
-    let app = TestApp::spawn_with(db, {
-        let feed = feed.clone();
-        move |c| {
-            use_feed(c, &feed, days_ago(59));
-            c.ingest.breaker.failures = 20;
-        }
+    let app = spawn_tweaked(db, &feed, |c| {
+        c.ingest.breaker.failures = 20;
     })
     .await;
     let store = app.state.store();
@@ -395,12 +392,8 @@ async fn wait_for_run(app: &TestApp, id: i64) -> Value {
 async fn the_admin_trigger_starts_a_pull_and_refuses_what_it_cannot_start(db: Db) {
     let feed = Feed::start().await;
     fda_data(&feed);
-    let app = TestApp::spawn_with(db, {
-        let feed = feed.clone();
-        move |c| {
-            use_feed(c, &feed, days_ago(59));
-            c.ingest.cpsc.base_url = None;
-        }
+    let app = spawn_tweaked(db, &feed, |c| {
+        c.ingest.cpsc.base_url = None;
     })
     .await;
     let post = |path: &str, token: Option<&str>| {
@@ -453,15 +446,11 @@ async fn schedules_pull_on_their_own_and_freshness_never_touches_readiness(db: D
     let feed = Feed::start().await;
     fda_data(&feed);
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let app = TestApp::spawn_with(db, {
-        let feed = feed.clone();
-        move |c| {
-            use_feed(c, &feed, days_ago(59));
-            c.ingest.fda_food.enabled = true;
-            // A source whose feed is down: it never succeeds, so it is stale.
-            c.ingest.fda_device.enabled = true;
-            c.ingest.fda_device.base_url = Some(format!("http://{dead}/enforcement.json"));
-        }
+    let app = spawn_tweaked(db, &feed, |c| {
+        c.ingest.fda_food.enabled = true;
+        // A source whose feed is down: it never succeeds, so it is stale.
+        c.ingest.fda_device.enabled = true;
+        c.ingest.fda_device.base_url = Some(format!("http://{dead}/enforcement.json"));
     })
     .await;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -537,12 +526,8 @@ fn nice_of_threads(prefix: &str) -> Vec<i32> {
 async fn a_pull_parses_and_writes_its_pages_at_the_configured_niceness(db: Db) {
     let feed = Feed::start().await;
     fda_data(&feed);
-    let app = TestApp::spawn_with(db, {
-        let feed = feed.clone();
-        move |c| {
-            use_feed(c, &feed, days_ago(59));
-            c.ingest.nice = 13;
-        }
+    let app = spawn_tweaked(db, &feed, |c| {
+        c.ingest.nice = 13;
     })
     .await;
     let run = pull(&app, Source::FdaFood).await;
