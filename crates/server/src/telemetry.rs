@@ -46,6 +46,11 @@ pub fn metrics_handle() -> PrometheusHandle {
                 metrics::Unit::Seconds,
                 "HTTP request latency, by method, route and status"
             );
+            metrics::describe_histogram!(
+                "search_index_write_hold_seconds",
+                metrics::Unit::Seconds,
+                "Time each write into the in-memory search index held searches out"
+            );
             metrics::describe_gauge!("http_requests_in_flight", "HTTP requests being served now");
             metrics::describe_gauge!("db_pool_connections", "Database pool connections, by state");
             metrics::describe_gauge!("db_pool_max_connections", "Database pool size limit");

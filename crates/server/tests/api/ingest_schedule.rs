@@ -503,6 +503,15 @@ async fn schedules_pull_on_their_own_and_freshness_never_touches_readiness(db: D
     }
     assert!(metrics.contains("ingest_last_success_age_seconds{source=\"fda-food\"}"));
     assert!(metrics.contains("ingest_last_success_timestamp_seconds{source=\"fda-food\"}"));
+    // The pull's recalls went into the in-memory search index, and how long
+    // that kept searches out is exported.
+    let holds: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("search_index_write_hold_seconds_count "))
+        .unwrap_or_else(|| panic!("no index write hold metric in:\n{metrics}"))
+        .parse()
+        .unwrap();
+    assert!(holds >= 1, "{holds} holds");
 }
 
 /// The nice values of this process's threads whose name starts with

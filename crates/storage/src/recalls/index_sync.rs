@@ -166,11 +166,33 @@ impl SearchIndex {
     /// only between slices) never wait behind a whole page of rows, then
     /// moves to `generation`. Searches that must see these rows wait on the
     /// refresh turn, which the caller holds.
+    ///
+    /// A slice's words are looked up under the read lock, beside the
+    /// searches; the write lock is held only to add document numbers to
+    /// their lists (`search_index_write_hold_seconds`).
     fn apply_sliced(&self, rows: &[IndexRow], generation: i64) -> Result<(), StorageError> {
         for slice in rows.chunks(APPLY_SLICE) {
+            let (resolved, serial) = {
+                let state = self.read();
+                let Some(indexed) = state.as_ref() else { return Ok(()) };
+                let resolved: Vec<_> = slice.iter().map(|row| indexed.index.resolve(row)).collect();
+                (resolved, self.replaced.load(Ordering::SeqCst))
+            };
             let mut state = self.write();
+            let held = std::time::Instant::now();
             let Some(indexed) = state.as_mut() else { return Ok(()) };
-            indexed.upsert_all(slice)?;
+            // Word numbers belong to the index they were looked up in.
+            let applied = if self.replaced.load(Ordering::SeqCst) == serial {
+                slice
+                    .iter()
+                    .zip(&resolved)
+                    .try_for_each(|(row, words)| indexed.index.upsert_resolved(row, words))
+            } else {
+                slice.iter().try_for_each(|row| indexed.index.upsert(row))
+            };
+            drop(state);
+            metrics::histogram!("search_index_write_hold_seconds").record(held.elapsed().as_secs_f64());
+            applied.map_err(|e| StorageError::Corrupt(e.to_string()))?;
         }
         if let Some(indexed) = self.write().as_mut() {
             indexed.generation = generation;

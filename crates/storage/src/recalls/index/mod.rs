@@ -130,7 +130,13 @@ pub(crate) struct RecallIndex {
     live: Bits,
     live_count: u64,
     by_rid: HashMap<u32, u32>,
-    words: BTreeMap<Box<str>, Word>,
+    /// Each word's number in `postings`, in word order (a prefix is a
+    /// range). Numbers are never reused or removed while the index lives,
+    /// so a row's words can be looked up before the write lock
+    /// ([`RecallIndex::resolve`]).
+    words: BTreeMap<Box<str>, u32>,
+    /// The posting lists, by word number.
+    postings: Vec<Word>,
     /// Document numbers from `ordered` on, by recall date, ascending.
     tail_by_day: BTreeMap<u32, Vec<u32>>,
     by_agency: HashMap<Box<str>, Postings>,
@@ -191,6 +197,16 @@ fn distinct_words(text: &str) -> Vec<&str> {
     words
 }
 
+/// A row's distinct words, looked up in one index ([`RecallIndex::resolve`]):
+/// the word's number when the index has it, else the word. What is left for
+/// [`RecallIndex::upsert_resolved`] (under a write lock) is pushing
+/// document numbers, not searching the word tree.
+#[derive(Debug)]
+pub(crate) struct ResolvedWords<'a> {
+    title: Vec<Result<u32, &'a str>>,
+    body: Vec<Result<u32, &'a str>>,
+}
+
 impl RecallIndex {
     pub(crate) fn stats(&self) -> IndexStats {
         IndexStats {
@@ -201,8 +217,41 @@ impl RecallIndex {
         }
     }
 
+    /// The posting lists of a word, if any recall had it.
+    fn word(&self, text: &str) -> Option<&Word> {
+        self.words.get(text).map(|&number| &self.postings[number as usize])
+    }
+
+    fn add_word(&mut self, text: Box<str>, word: Word) {
+        let number = self.postings.len() as u32;
+        self.postings.push(word);
+        self.words.insert(text, number);
+    }
+
+    /// Looks up `row`'s words, for [`RecallIndex::upsert_resolved`] on this
+    /// same index. Needs only shared access, so a writer does it beside the
+    /// searches.
+    pub(crate) fn resolve<'a>(&self, row: &'a IndexRow) -> ResolvedWords<'a> {
+        let look = |text: &'a str| -> Vec<Result<u32, &'a str>> {
+            distinct_words(text).into_iter().map(|w| self.words.get(w).copied().ok_or(w)).collect()
+        };
+        ResolvedWords { title: look(&row.search_title), body: look(&row.search_body) }
+    }
+
     /// Adds a recall, replacing the version indexed before (same row id).
     pub(crate) fn upsert(&mut self, row: &IndexRow) -> Result<(), IndexError> {
+        let words = self.resolve(row);
+        self.upsert_resolved(row, &words)
+    }
+
+    /// [`RecallIndex::upsert`] with the row's words looked up in this index
+    /// before ([`RecallIndex::resolve`]; word numbers stay valid for the
+    /// index's life, and a word added since is found again).
+    pub(crate) fn upsert_resolved(
+        &mut self,
+        row: &IndexRow,
+        words: &ResolvedWords<'_>,
+    ) -> Result<(), IndexError> {
         let rid = u32::try_from(row.rid).map_err(|_| IndexError::Rid(row.rid))?;
         let day = day_of(&row.recall_date)
             .ok_or_else(|| IndexError::Date { id: row.id.clone(), date: row.recall_date.clone() })?;
@@ -211,12 +260,19 @@ impl RecallIndex {
             self.live.remove(old);
             self.live_count -= 1;
         }
-        for (text, in_title) in [(row.search_title.as_str(), true), (row.search_body.as_str(), false)] {
-            for word in distinct_words(text) {
-                let entry = match self.words.get_mut(word) {
-                    Some(entry) => entry,
-                    None => self.words.entry(word.into()).or_default(),
+        for (resolved, in_title) in [(&words.title, true), (&words.body, false)] {
+            for word in resolved {
+                let number = match *word {
+                    Ok(number) => number,
+                    Err(text) => match self.words.get(text) {
+                        Some(&number) => number,
+                        None => {
+                            self.add_word(text.into(), Word::default());
+                            self.postings.len() as u32 - 1
+                        }
+                    },
                 };
+                let entry = &mut self.postings[number as usize];
                 if in_title { entry.title.push(doc) } else { entry.body.push(doc) }
             }
         }
@@ -293,7 +349,8 @@ impl RecallIndex {
         };
         let mut read = 0;
         let mut last: Option<&Box<str>> = None;
-        for (text, word) in self.words.range::<str, _>((from, Bound::Unbounded)) {
+        for (text, &number) in self.words.range::<str, _>((from, Bound::Unbounded)) {
+            let word = &self.postings[number as usize];
             if read >= budget && last.is_some() {
                 compaction.copied_to = last.cloned();
                 return false;
@@ -304,7 +361,7 @@ impl RecallIndex {
             let body = word.body.renumbered(&compaction.renumber);
             if title.is_some() || body.is_some() {
                 let copy = Word { title: title.unwrap_or_default(), body: body.unwrap_or_default() };
-                compaction.index.words.insert(text.clone(), copy);
+                compaction.index.add_word(text.clone(), copy);
             }
         }
         true
@@ -312,7 +369,8 @@ impl RecallIndex {
 
     /// Releases the spare capacity left by building.
     pub(crate) fn shrink(&mut self) {
-        for word in self.words.values_mut() {
+        self.postings.shrink_to_fit();
+        for word in &mut self.postings {
             word.title.shrink();
             word.body.shrink();
         }
@@ -422,7 +480,7 @@ impl RecallIndex {
     /// The three levels of one term group (`tiers.rs`), as bitsets.
     fn levels(&self, group: &TermGroup) -> GroupLevels {
         let n = self.docs.len();
-        let own = self.words.get(group.term.as_str());
+        let own = self.word(group.term.as_str());
         let mut whole = Bits::zeros(n);
         if let Some(word) = own {
             word.title.add_to(&mut whole);
@@ -434,12 +492,12 @@ impl RecallIndex {
                 self.words
                     .range::<str, _>((from, Bound::Unbounded))
                     .take_while(|(w, _)| w.starts_with(group.term.as_str()))
-                    .map(|(_, word)| word),
+                    .map(|(_, &number)| &self.postings[number as usize]),
             );
         } else {
-            matched.extend(self.words.get(group.term.as_str()));
+            matched.extend(self.word(group.term.as_str()));
         }
-        matched.extend(group.variants.iter().filter_map(|v| self.words.get(v.as_str())));
+        matched.extend(group.variants.iter().filter_map(|v| self.word(v.as_str())));
         // Every title match starts from the term's own (a copy instead of
         // a second union of its list, usually the longest one).
         let (mut partial, mut elsewhere) = (whole.clone(), Bits::zeros(n));
@@ -825,6 +883,47 @@ mod tests {
         let mut compact = compact;
         compact.upsert(&changed(&rows[0])).unwrap();
         assert_eq!(compact.stats().dead, 1);
+    }
+
+    /// Words looked up before other writes (as `index_sync` does outside
+    /// the write lock) index a row exactly as a plain upsert would, also
+    /// when a write in between added one of its new words.
+    #[test]
+    fn words_resolved_before_other_writes_index_as_an_upsert() {
+        let rows = [
+            row(1, "R-1", "2024-03-01", "crib sheet", "strap"),
+            row(2, "R-2", "2024-03-02", "zebra crib", "lamp zebra"),
+            row(3, "R-3", "2024-02-01", "zebra lamp", "cribs"),
+            row(1, "R-1", "2024-03-01", "crib sheet zebra", "strap lamp"),
+        ];
+        let mut plain = RecallIndex::default();
+        rows.iter().for_each(|r| plain.upsert(r).unwrap());
+
+        let mut resolved = RecallIndex::default();
+        resolved.upsert(&rows[0]).unwrap();
+        let early: Vec<ResolvedWords> = rows[1..].iter().map(|r| resolved.resolve(r)).collect();
+        assert!(early[0].title.contains(&Err("zebra")) && early[0].title.contains(&Ok(0)));
+        // Row 2 adds "zebra"; rows 3 and 4 were resolved before it existed.
+        for (r, words) in rows[1..].iter().zip(&early) {
+            resolved.upsert_resolved(r, words).unwrap();
+        }
+        assert_eq!(resolved.stats(), plain.stats());
+        assert!(resolved.words.keys().eq(plain.words.keys()));
+        assert_eq!(resolved.postings.len(), resolved.words.len());
+        assert!(
+            (resolved.words.values().map(|&n| &resolved.postings[n as usize]))
+                .zip(plain.words.values().map(|&n| &plain.postings[n as usize]))
+                .all(|(a, b)| a.title.count() == b.title.count() && a.body.count() == b.body.count())
+        );
+        for q in [
+            query(vec![group("zebra", &[])]),
+            query(vec![group("crib", &[])]),
+            query(vec![group("lamp", &[])]),
+        ] {
+            let expected = plain.search(&q, None, 0, 100).unwrap();
+            assert!(expected.0 > 0);
+            assert_eq!(resolved.search(&q, None, 0, 100).unwrap(), expected);
+        }
     }
 
     #[test]
