@@ -327,7 +327,13 @@ impl Store {
         let Some(slot) = self.search_index.clone() else {
             return Ok(IndexRefresh::Disabled);
         };
-        let refresh = self.bring_up_to_date(&slot).await?;
+        // Asked without the refresh turn first: a write that finds the turn
+        // taken leaves its rows to be read back by the next search, so the
+        // turn is taken only when the database is ahead of the index (or
+        // behind it, after a restore).
+        let unchanged = slot.generation().is_some_and(|have| have == slot.known.load(Ordering::SeqCst))
+            && slot.generation() == Some(self.catalogue_generation().await?);
+        let refresh = if unchanged { IndexRefresh::Current } else { self.bring_up_to_date(&slot).await? };
         let crowded = slot.stats().is_some_and(|s| {
             let most = s.recalls.max(slot.compact_after_dead);
             s.dead > most || s.unordered > most
@@ -383,6 +389,7 @@ impl Store {
         // the turn (a first build takes about 40 s per million recalls) the
         // rows are left to the next search or refresh, which read them back.
         let Ok(turn) = slot.refresh.try_lock() else {
+            metrics::counter!("search_index_writes_left_to_searches_total").increment(1);
             slot.know(generation);
             return;
         };
