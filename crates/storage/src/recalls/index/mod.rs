@@ -135,7 +135,8 @@ pub(crate) struct RecallIndex {
     /// so a row's words can be looked up before the write lock
     /// ([`RecallIndex::resolve`]).
     words: BTreeMap<Box<str>, u32>,
-    /// The posting lists, by word number.
+    /// The posting lists, by word number: in word order after a build
+    /// ([`RecallIndex::shrink`]) or a compaction, new words at the end.
     postings: Vec<Word>,
     /// Document numbers from `ordered` on, by recall date, ascending.
     tail_by_day: BTreeMap<u32, Vec<u32>>,
@@ -367,9 +368,16 @@ impl RecallIndex {
         true
     }
 
-    /// Releases the spare capacity left by building.
+    /// Releases the spare capacity left by building, and puts the posting
+    /// lists in word order (a build numbers words as it first meets them):
+    /// a prefix's words are then neighbours in memory too.
     pub(crate) fn shrink(&mut self) {
-        self.postings.shrink_to_fit();
+        let mut first_met = std::mem::take(&mut self.postings);
+        self.postings.reserve_exact(first_met.len());
+        for number in self.words.values_mut() {
+            self.postings.push(std::mem::take(&mut first_met[*number as usize]));
+            *number = self.postings.len() as u32 - 1;
+        }
         for word in &mut self.postings {
             word.title.shrink();
             word.body.shrink();
@@ -915,14 +923,22 @@ mod tests {
                 .zip(plain.words.values().map(|&n| &plain.postings[n as usize]))
                 .all(|(a, b)| a.title.count() == b.title.count() && a.body.count() == b.body.count())
         );
-        for q in [
+        let queries = [
             query(vec![group("zebra", &[])]),
             query(vec![group("crib", &[])]),
             query(vec![group("lamp", &[])]),
-        ] {
-            let expected = plain.search(&q, None, 0, 100).unwrap();
+        ];
+        for q in &queries {
+            let expected = plain.search(q, None, 0, 100).unwrap();
             assert!(expected.0 > 0);
-            assert_eq!(resolved.search(&q, None, 0, 100).unwrap(), expected);
+            assert_eq!(resolved.search(q, None, 0, 100).unwrap(), expected);
+        }
+        // Shrinking puts the lists in word order; the answers stay.
+        assert!(!resolved.words.values().copied().eq(0..resolved.postings.len() as u32));
+        resolved.shrink();
+        assert!(resolved.words.values().copied().eq(0..resolved.postings.len() as u32));
+        for q in &queries {
+            assert_eq!(resolved.search(q, None, 0, 100).unwrap(), plain.search(q, None, 0, 100).unwrap());
         }
     }
 
