@@ -183,16 +183,15 @@ impl SearchIndex {
             let Some(indexed) = state.as_mut() else { return Ok(()) };
             // Word numbers belong to the index they were looked up in.
             let applied = if self.replaced.load(Ordering::SeqCst) == serial {
-                slice
-                    .iter()
-                    .zip(&resolved)
+                (slice.iter().zip(&resolved))
                     .try_for_each(|(row, words)| indexed.index.upsert_resolved(row, words))
+                    .map_err(|e| StorageError::Corrupt(e.to_string()))
             } else {
-                slice.iter().try_for_each(|row| indexed.index.upsert(row))
+                indexed.upsert_all(slice)
             };
             drop(state);
             metrics::histogram!("search_index_write_hold_seconds").record(held.elapsed().as_secs_f64());
-            applied.map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            applied?;
         }
         if let Some(indexed) = self.write().as_mut() {
             indexed.generation = generation;

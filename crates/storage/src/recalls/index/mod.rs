@@ -223,10 +223,12 @@ impl RecallIndex {
         self.words.get(text).map(|&number| &self.postings[number as usize])
     }
 
-    fn add_word(&mut self, text: Box<str>, word: Word) {
+    /// Adds a word not in the index yet; returns its number.
+    fn add_word(&mut self, text: Box<str>, word: Word) -> u32 {
         let number = self.postings.len() as u32;
         self.postings.push(word);
         self.words.insert(text, number);
+        number
     }
 
     /// Looks up `row`'s words, for [`RecallIndex::upsert_resolved`] on this
@@ -267,10 +269,7 @@ impl RecallIndex {
                     Ok(number) => number,
                     Err(text) => match self.words.get(text) {
                         Some(&number) => number,
-                        None => {
-                            self.add_word(text.into(), Word::default());
-                            self.postings.len() as u32 - 1
-                        }
+                        None => self.add_word(text.into(), Word::default()),
                     },
                 };
                 let entry = &mut self.postings[number as usize];
