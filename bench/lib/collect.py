@@ -105,6 +105,9 @@ def wrk_entry(run):
         # Result pages' documents found in memory / read from the database
         # during the run (`search.document_cache_mib`; bench/run only).
         "document_cache": run.get("document_cache"),
+        # Term groups' match sets found in memory / extended by recalls
+        # indexed since / computed (`search.term_cache_mib`; bench/run only).
+        "term_cache": run.get("term_cache"),
     }
 
 

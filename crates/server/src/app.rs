@@ -53,7 +53,10 @@ impl Application {
         let secrets = Secrets::resolve(&config)?;
         let mut store = open_store(&config).await?.with_background_writes(config.ingest.priority()?);
         if config.search.in_memory_index {
-            store = store.with_search_index_and_document_cache(config.search.document_cache_mib);
+            store = store.with_search_index_and_caches(babyshield_storage::recalls::SearchCaches {
+                document_mib: config.search.document_cache_mib,
+                term_mib: config.search.term_cache_mib,
+            });
         }
         if config.database.migrate_on_start {
             let status = store.migrate().await.context("cannot migrate the database")?;

@@ -51,6 +51,10 @@ pub fn metrics_handle() -> PrometheusHandle {
                 metrics::Unit::Seconds,
                 "Time each write into the in-memory search index held searches out"
             );
+            metrics::describe_counter!(
+                "search_term_cache_requests_total",
+                "Term groups' match sets a search found in the term cache (hit), extended by recalls indexed since (extended) or computed (miss)"
+            );
             metrics::describe_gauge!("http_requests_in_flight", "HTTP requests being served now");
             metrics::describe_gauge!("db_pool_connections", "Database pool connections, by state");
             metrics::describe_gauge!("db_pool_max_connections", "Database pool size limit");

@@ -224,6 +224,10 @@ pub struct SearchConfig {
     /// by version beside the in-memory index; 0 reads every page's
     /// documents from the database.
     pub document_cache_mib: u64,
+    /// Memory (MiB) for the match sets of recently searched terms, kept
+    /// beside the in-memory index (at a million recalls 384 KiB per term);
+    /// 0 computes them for every search.
+    pub term_cache_mib: u64,
 }
 
 impl Default for SearchConfig {
@@ -235,11 +239,12 @@ impl Default for SearchConfig {
             max_queued: 64,
             in_memory_index: true,
             document_cache_mib: babyshield_storage::recalls::DEFAULT_DOCUMENT_CACHE_MIB,
+            term_cache_mib: babyshield_storage::recalls::DEFAULT_TERM_CACHE_MIB,
         }
     }
 }
 
-/// Largest `database.sqlite_cache_mib` and `search.document_cache_mib`
+/// Largest `database.sqlite_cache_mib`, `search.document_cache_mib` and `search.term_cache_mib`
 /// (64 GiB): a typo of a few digits more is refused instead of letting a
 /// cache take the machine.
 const MAX_CACHE_MIB: u64 = 65_536;
@@ -252,11 +257,13 @@ impl SearchConfig {
         if self.max_concurrent == 0 {
             return Err(ConfigError::new("search.max_concurrent", "must be greater than 0"));
         }
-        if self.document_cache_mib > MAX_CACHE_MIB {
-            return Err(ConfigError::new(
-                "search.document_cache_mib",
-                format!("must be at most {MAX_CACHE_MIB} (MiB)"),
-            ));
+        for (key, mib) in [
+            ("search.document_cache_mib", self.document_cache_mib),
+            ("search.term_cache_mib", self.term_cache_mib),
+        ] {
+            if mib > MAX_CACHE_MIB {
+                return Err(ConfigError::new(key, format!("must be at most {MAX_CACHE_MIB} (MiB)")));
+            }
         }
         positive("search.vocabulary_refresh_secs", self.vocabulary_refresh_secs)
     }

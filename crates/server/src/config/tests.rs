@@ -32,6 +32,7 @@ fn relations_between_values_are_validated() {
     assert_eq!(error("[database]\nmax_connections = 0").key, "database.max_connections");
     assert_eq!(error("[database]\nsqlite_cache_mib = 0").key, "database.sqlite_cache_mib");
     assert_eq!(error("[search]\ndocument_cache_mib = 65537").key, "search.document_cache_mib");
+    assert_eq!(error("[search]\nterm_cache_mib = 65537").key, "search.term_cache_mib");
     assert_eq!(
         error("[database]\nmin_connections = 20\nmax_connections = 5").key,
         "database.min_connections"

@@ -12,7 +12,7 @@ use babyshield_domain::{AgencyCode, RecallFilters, Severity, ymd};
 use babyshield_server::import::IndexUpkeep::Live;
 use babyshield_storage::{
     Store,
-    recalls::{After, IndexRefresh, RecallQuery, TermGroup},
+    recalls::{After, IndexRefresh, RecallQuery, SearchCaches, TermGroup},
 };
 use serde_json::json;
 
@@ -373,14 +373,34 @@ async fn a_crowded_index_is_compacted_and_answers_the_same(db: Db) {
     import("green").await;
     let green = RecallQuery { groups: vec![group("green", &[])], ..kettle.clone() };
     let before = rows(&store.search_recalls(&kettle, None, 0, 20).await.unwrap().items);
+    assert_eq!(store.search_recalls(&green, None, 0, 20).await.unwrap().total, 8);
     assert_eq!(store.search_index_stats().unwrap().dead, 16);
 
     assert_eq!(store.refresh_search_index().await.unwrap(), IndexRefresh::Compacted { recalls: 8 });
     assert_eq!(store.search_index_stats().unwrap().dead, 0);
     assert_eq!(rows(&store.search_recalls(&kettle, None, 0, 20).await.unwrap().items), before);
     assert_eq!(store.search_recalls(&green, None, 0, 20).await.unwrap().total, 8);
-    let blue = RecallQuery { groups: vec![group("blue", &[])], ..kettle };
+    let blue = RecallQuery { groups: vec![group("blue", &[])], ..kettle.clone() };
     assert_eq!(store.search_recalls(&blue, None, 0, 20).await.unwrap().total, 0);
+
+    // The term cache (`search.term_cache_mib`) held "kettle" and "green"
+    // over the 24 document numbers of the old index (green: the last 8);
+    // the compact one numbers 8 anew, and after 20 more it has more numbers
+    // than the old one had. Its answers are its own, never the old index's
+    // sets extended.
+    let more: Vec<String> =
+        (0..20).map(|i| recall_line(&format!("CPSC-8200{i:02}"), &format!("Kettle spout {i}"))).collect();
+    babyshield_server::import::import_jsonl(&store, std::io::Cursor::new(more.join("\n")), 100, Live, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(store.search_index_stats().unwrap().recalls, 28);
+    for query in [&kettle, &green] {
+        let from_index = store.search_recalls(query, None, 0, 50).await.unwrap();
+        let from_database = store.search_in_database(query, None, 0, 50).await.unwrap();
+        assert_eq!(from_index.total, from_database.total);
+        assert_eq!(rows(&from_index.items), rows(&from_database.items));
+    }
+    assert_eq!(store.search_recalls(&kettle, None, 0, 50).await.unwrap().total, 28);
 }
 
 /// Result pages' recalls are kept in memory by version
@@ -442,7 +462,7 @@ async fn a_result_page_shows_the_version_the_index_holds(db: Db) {
     let uncached = babyshield_server::open_store(app.state.config())
         .await
         .unwrap()
-        .with_search_index_and_document_cache(0);
+        .with_search_index_and_caches(SearchCaches { document_mib: 0, ..SearchCaches::default() });
     uncached.refresh_search_index().await.unwrap();
     assert_eq!(description(uncached).await, "Edited by hand");
 

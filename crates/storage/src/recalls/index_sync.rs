@@ -37,7 +37,7 @@ use std::sync::{
 
 use super::{
     documents::DocumentCache,
-    index::{IndexColumns, IndexRow, IndexStats, RecallIndex},
+    index::{IndexColumns, IndexRow, IndexStats, LevelCache, RecallIndex},
 };
 use crate::{StorageError, Store};
 
@@ -69,6 +69,9 @@ pub(crate) struct SearchIndex {
     replaced: std::sync::atomic::AtomicU64,
     /// The documents of recent result pages (`documents.rs`).
     documents: Option<DocumentCache>,
+    /// Term groups' match sets, for this index only (`index/levels.rs`):
+    /// emptied whenever the index is replaced.
+    levels: Option<LevelCache>,
 }
 
 struct Indexed {
@@ -120,6 +123,26 @@ const COMPACT_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_sec
 /// catalogue (1.8 KiB each, decoded; `documents.rs`).
 pub const DEFAULT_DOCUMENT_CACHE_MIB: u64 = 96;
 
+/// Memory for term groups' match sets unless configured
+/// (`search.term_cache_mib`; `index/levels.rs`): at a million recalls a
+/// group takes 384 KiB, so about 170 groups.
+pub const DEFAULT_TERM_CACHE_MIB: u64 = 64;
+
+/// The memory of the caches beside the in-memory index, in MiB (0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchCaches {
+    /// Result pages' recalls (`search.document_cache_mib`).
+    pub document_mib: u64,
+    /// Term groups' match sets (`search.term_cache_mib`).
+    pub term_mib: u64,
+}
+
+impl Default for SearchCaches {
+    fn default() -> Self {
+        SearchCaches { document_mib: DEFAULT_DOCUMENT_CACHE_MIB, term_mib: DEFAULT_TERM_CACHE_MIB }
+    }
+}
+
 /// Dead document numbers (old versions of changed recalls) tolerated
 /// before a compaction, at least; beyond that, as many as live ones.
 const COMPACT_AFTER_DEAD: u64 = 10_000;
@@ -131,7 +154,7 @@ impl std::fmt::Debug for SearchIndex {
 }
 
 impl SearchIndex {
-    fn new(compact_after_dead: u64, document_cache_mib: u64) -> SearchIndex {
+    fn new(compact_after_dead: u64, caches: SearchCaches) -> SearchIndex {
         SearchIndex {
             state: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
@@ -139,7 +162,8 @@ impl SearchIndex {
             compact_after_dead,
             compacted: std::sync::Mutex::new(None),
             replaced: std::sync::atomic::AtomicU64::new(0),
-            documents: DocumentCache::new(document_cache_mib),
+            documents: DocumentCache::new(caches.document_mib),
+            levels: LevelCache::new(caches.term_mib),
         }
     }
 
@@ -207,6 +231,9 @@ impl SearchIndex {
         let old = {
             let mut state = self.write();
             self.replaced.fetch_add(1, Ordering::SeqCst);
+            if let Some(levels) = &self.levels {
+                levels.clear();
+            }
             state.replace(indexed)
         };
         if let Some(old) = old {
@@ -252,6 +279,11 @@ impl SearchIndex {
         self.documents.as_ref()
     }
 
+    /// The cache of term groups' match sets, unless it is turned off.
+    pub(crate) fn term_levels(&self) -> Option<&LevelCache> {
+        self.levels.as_ref()
+    }
+
     /// Runs `f` over the index, if it is built.
     pub(crate) fn with<T>(&self, f: impl FnOnce(&RecallIndex) -> T) -> Option<T> {
         self.read().as_ref().map(|s| f(&s.index))
@@ -283,13 +315,13 @@ impl Store {
     /// [`Store::refresh_search_index`]) instead of the database's full-text
     /// indexes. Clones made afterwards share it.
     pub fn with_search_index(self) -> Store {
-        self.with_search_index_and_document_cache(DEFAULT_DOCUMENT_CACHE_MIB)
+        self.with_search_index_and_caches(SearchCaches::default())
     }
 
-    /// [`Store::with_search_index`] keeping up to `mib` MiB of result
-    /// pages' documents in memory (`search.document_cache_mib`; 0: none).
-    pub fn with_search_index_and_document_cache(mut self, mib: u64) -> Store {
-        self.search_index = Some(Arc::new(SearchIndex::new(COMPACT_AFTER_DEAD, mib)));
+    /// [`Store::with_search_index`] with the memory of the caches beside it
+    /// (`search.document_cache_mib`, `search.term_cache_mib`).
+    pub fn with_search_index_and_caches(mut self, caches: SearchCaches) -> Store {
+        self.search_index = Some(Arc::new(SearchIndex::new(COMPACT_AFTER_DEAD, caches)));
         self
     }
 
@@ -298,7 +330,7 @@ impl Store {
     /// tests use small values.
     #[doc(hidden)]
     pub fn with_search_index_compacting_after(mut self, dead: u64) -> Store {
-        self.search_index = Some(Arc::new(SearchIndex::new(dead, DEFAULT_DOCUMENT_CACHE_MIB)));
+        self.search_index = Some(Arc::new(SearchIndex::new(dead, SearchCaches::default())));
         self
     }
 

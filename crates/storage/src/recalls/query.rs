@@ -26,7 +26,7 @@ use super::{
 use crate::{Backend, StorageError, Store};
 
 /// One query term and the vocabulary words it may also match (typo variants).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TermGroup {
     pub term: String,
     pub variants: Vec<String>,
@@ -132,7 +132,8 @@ impl Store {
                 return Ok(None);
             }
         };
-        let Some((total, hits)) = slot.with(|index| index.search(query, after, offset, limit)).flatten()
+        let Some((total, hits)) =
+            slot.with(|index| index.search(query, after, offset, limit, slot.term_levels())).flatten()
         else {
             return Ok(None);
         };

@@ -46,18 +46,37 @@ impl Bits {
         self.0[n..].fill(0);
     }
 
-    /// `self |= other` (`self` spans at least as many numbers).
-    pub fn or(&mut self, other: &Bits) {
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
+    /// `self |= other` for the words holding numbers at or above `from`
+    /// (the first of them whole: it may add numbers just below `from`;
+    /// `self` spans at least as many numbers).
+    pub fn or_from(&mut self, other: &Bits, from: u32) {
+        let first = from as usize / 64;
+        for (a, b) in self.0.iter_mut().zip(&other.0).skip(first) {
             *a |= b;
         }
     }
 
-    /// `self -= other`.
-    pub fn and_not(&mut self, other: &Bits) {
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
+    /// `self -= other` for the words holding numbers at or above `from`
+    /// (the first of them whole).
+    pub fn and_not_from(&mut self, other: &Bits, from: u32) {
+        let first = from as usize / 64;
+        for (a, b) in self.0.iter_mut().zip(&other.0).skip(first) {
             *a &= !b;
         }
+    }
+
+    /// A copy spanning the numbers below `docs` (those of `self` kept).
+    pub fn grown_to(&self, docs: usize) -> Bits {
+        let len = docs.div_ceil(64).max(self.0.len());
+        let mut words = Vec::with_capacity(len);
+        words.extend_from_slice(&self.0);
+        words.resize(len, 0);
+        Bits(words)
+    }
+
+    /// Bytes of memory the set takes.
+    pub fn bytes(&self) -> usize {
+        self.0.capacity() * 8
     }
 
     /// `self &= (sets[0] | sets[1] | ...)`, in one pass.
@@ -239,14 +258,21 @@ impl Postings {
 
     /// `into |= self`.
     pub fn add_to(&self, into: &mut Bits) {
+        self.add_from(into, 0);
+    }
+
+    /// `into |=` the members at or above `from` (of dense bits the first
+    /// word whole: it may add members just below `from`).
+    pub fn add_from(&self, into: &mut Bits, from: u32) {
         match self {
             Postings::List(list) => {
-                if let Some(&last) = list.last() {
+                let members = &list[list.partition_point(|&d| d < from)..];
+                if let Some(&last) = members.last() {
                     into.insert(last);
                 }
-                list.iter().for_each(|&d| into.0[d as usize / 64] |= 1 << (d % 64));
+                members.iter().for_each(|&d| into.0[d as usize / 64] |= 1 << (d % 64));
             }
-            Postings::Dense(bits) => into.or(bits),
+            Postings::Dense(bits) => into.or_from(bits, from),
         }
     }
 
@@ -309,11 +335,20 @@ mod tests {
         and.and(&short);
         assert_eq!(and.iter().collect::<Vec<_>>(), vec![63, 64]);
         let mut minus = a.clone();
-        minus.and_not(&short);
+        minus.and_not_from(&short, 0);
         assert_eq!(minus.iter().collect::<Vec<_>>(), vec![1, 130, 199]);
+        // From 64 on: word 0 (1, 63) is left alone.
+        let mut minus_from = a.clone();
+        minus_from.and_not_from(&short, 64);
+        assert_eq!(minus_from.iter().collect::<Vec<_>>(), vec![1, 63, 130, 199]);
         let mut or = Bits::zeros(200);
-        or.or(&short);
+        or.or_from(&short, 0);
         assert_eq!(or.iter().collect::<Vec<_>>(), vec![63, 64]);
+        let mut or_from = Bits::zeros(200);
+        or_from.or_from(&short, 64);
+        assert_eq!(or_from.iter().collect::<Vec<_>>(), vec![64]);
+        let grown = short.grown_to(300);
+        assert_eq!((grown.iter().collect::<Vec<_>>(), grown.bytes()), (vec![63, 64], 5 * 8));
         let (mut odd, mut low) = (Bits::zeros(200), Bits::zeros(200));
         (1..200).step_by(2).for_each(|d| odd.insert(d));
         (0..70).for_each(|d| low.insert(d));
@@ -367,5 +402,16 @@ mod tests {
         sparse.add_to(&mut from_list);
         assert_eq!(from_list.len(), 10_000);
         assert!(from_list.contains(999_900) && !from_list.contains(999_901));
+        // Only the members from a number on (a dense list's first word whole).
+        let mut list_tail = Bits::zeros(0);
+        sparse.add_from(&mut list_tail, 999_800);
+        assert_eq!(list_tail.iter().collect::<Vec<_>>(), vec![999_800, 999_900]);
+        let mut dense_tail = Bits::zeros(30_000);
+        dense.add_from(&mut dense_tail, 8_150);
+        let word_of_8150 = (8_128..=8_188).step_by(2);
+        assert_eq!(
+            dense_tail.iter().collect::<Vec<_>>(),
+            word_of_8150.chain([20_000, 20_001]).collect::<Vec<_>>()
+        );
     }
 }

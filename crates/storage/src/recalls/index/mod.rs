@@ -31,12 +31,13 @@ use std::ops::Bound;
 
 use babyshield_domain::{RecallFilters, ymd};
 mod bits;
+mod levels;
 use bits::{Bits, Combined, Postings};
+pub(crate) use levels::LevelCache;
 
 use super::{
-    dialect::MIN_PREFIX_LEN,
-    query::{After, POINTS_PER_TERM, RecallQuery, TermGroup},
-    tiers::{self, Level, Tier},
+    query::{After, POINTS_PER_TERM, RecallQuery},
+    tiers::{self, Tier},
 };
 
 /// One recall row as the index reads it from the database.
@@ -397,6 +398,7 @@ impl RecallIndex {
         after: Option<&After>,
         offset: u32,
         limit: u32,
+        cache: Option<&LevelCache>,
     ) -> Option<(i64, Vec<Hit>)> {
         if query.id.is_some() {
             return None;
@@ -407,11 +409,11 @@ impl RecallIndex {
             tiers::tiers(&query.groups)?
         };
         let days = day_range(&query.filters);
-        let levels: Vec<GroupLevels> = query.groups.iter().map(|g| self.levels(g)).collect();
+        let levels: Vec<_> = query.groups.iter().map(|g| self.levels(g, cache)).collect();
 
         let mut matches = self.filtered(&query.filters);
         for group in &levels {
-            matches.and_any(&[&group.whole, &group.partial, &group.elsewhere]);
+            matches.and_any(&group.all());
         }
         if days != (0, u32::MAX) {
             let (from, to) = self.ordered_span(days, None);
@@ -482,43 +484,6 @@ impl RecallIndex {
             only(&mut std::iter::once(self.by_category.get(category.as_str())));
         }
         set
-    }
-
-    /// The three levels of one term group (`tiers.rs`), as bitsets.
-    fn levels(&self, group: &TermGroup) -> GroupLevels {
-        let n = self.docs.len();
-        let own = self.word(group.term.as_str());
-        let mut whole = Bits::zeros(n);
-        if let Some(word) = own {
-            word.title.add_to(&mut whole);
-        }
-        let mut matched: Vec<&Word> = Vec::new();
-        if group.term.len() >= MIN_PREFIX_LEN {
-            let from = Bound::Included(group.term.as_str());
-            matched.extend(
-                self.words
-                    .range::<str, _>((from, Bound::Unbounded))
-                    .take_while(|(w, _)| w.starts_with(group.term.as_str()))
-                    .map(|(_, &number)| &self.postings[number as usize]),
-            );
-        } else {
-            matched.extend(self.word(group.term.as_str()));
-        }
-        matched.extend(group.variants.iter().filter_map(|v| self.word(v.as_str())));
-        // Every title match starts from the term's own (a copy instead of
-        // a second union of its list, usually the longest one).
-        let (mut partial, mut elsewhere) = (whole.clone(), Bits::zeros(n));
-        for word in &matched {
-            if !own.is_some_and(|own| std::ptr::eq(own, *word)) {
-                word.title.add_to(&mut partial);
-            }
-            word.body.add_to(&mut elsewhere);
-        }
-        // `partial` holds every title match so far: what is left of the
-        // body matches is elsewhere, and of the title matches the partial.
-        elsewhere.and_not(&partial);
-        partial.and_not(&whole);
-        GroupLevels { whole, partial, elsewhere }
     }
 
     /// Up to `need` of `members` in result order (date desc, id asc),
@@ -601,22 +566,6 @@ impl RecallIndex {
     }
 }
 
-struct GroupLevels {
-    whole: Bits,
-    partial: Bits,
-    elsewhere: Bits,
-}
-
-impl GroupLevels {
-    fn level(&self, level: Level) -> &Bits {
-        match level {
-            Level::Whole => &self.whole,
-            Level::Partial => &self.partial,
-            Level::Elsewhere => &self.elsewhere,
-        }
-    }
-}
-
 /// The date filters as an inclusive `YYYYMMDD` range.
 fn day_range(filters: &RecallFilters) -> (u32, u32) {
     let day = |d: time::Date| day_of(&ymd::format(d));
@@ -630,6 +579,7 @@ fn in_days(day: u32, (from, to): (u32, u32)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recalls::query::TermGroup;
     use babyshield_domain::{AgencyCode, Severity};
 
     fn row(rid: i64, id: &str, date: &str, title: &str, body: &str) -> IndexRow {
@@ -674,7 +624,7 @@ mod tests {
 
     #[test]
     fn levels_score_whole_then_partial_then_elsewhere_newest_first() {
-        let (total, hits) = index().search(&query(vec![group("crib", &[])]), None, 0, 10).unwrap();
+        let (total, hits) = index().search(&query(vec![group("crib", &[])]), None, 0, 10, None).unwrap();
         assert_eq!(total, 4);
         // 100: whole title word, newest date first, then id; 70: "cribs";
         // 40: only the body says crib.
@@ -687,14 +637,14 @@ mod tests {
     fn typo_variants_match_partially_and_keyset_positions_resume() {
         let ix = index();
         let q = query(vec![group("cirb", &["crib"])]);
-        let (total, all) = ix.search(&q, None, 0, 10).unwrap();
+        let (total, all) = ix.search(&q, None, 0, 10, None).unwrap();
         assert_eq!(total, 5);
         // "cirb" itself is a whole word of A-5; "crib" (a variant) is partial.
         assert_eq!(all[0].id, "A-5");
         let mut walked = Vec::new();
         let mut after: Option<After> = None;
         loop {
-            let (_, page) = ix.search(&q, after.as_ref(), 0, 2).unwrap();
+            let (_, page) = ix.search(&q, after.as_ref(), 0, 2, None).unwrap();
             if page.is_empty() {
                 break;
             }
@@ -704,7 +654,7 @@ mod tests {
             walked.extend(page);
         }
         assert_eq!(walked, all);
-        let (_, skipped) = ix.search(&q, None, 3, 10).unwrap();
+        let (_, skipped) = ix.search(&q, None, 3, 10, None).unwrap();
         assert_eq!(skipped, all[3..].to_vec());
     }
 
@@ -712,10 +662,10 @@ mod tests {
     fn a_changed_recall_replaces_its_old_version() {
         let mut ix = index();
         ix.upsert(&row(4, "A-0", "2020-01-01", "lamp", "")).unwrap();
-        let (total, hits) = ix.search(&query(vec![group("crib", &[])]), None, 0, 10).unwrap();
+        let (total, hits) = ix.search(&query(vec![group("crib", &[])]), None, 0, 10, None).unwrap();
         assert_eq!(total, 3);
         assert!(hits.iter().all(|h| h.id != "A-0"));
-        let (_, lamp) = ix.search(&query(vec![group("lamp", &[])]), None, 0, 10).unwrap();
+        let (_, lamp) = ix.search(&query(vec![group("lamp", &[])]), None, 0, 10, None).unwrap();
         assert_eq!(ids(&lamp), vec![(100, "A-0")]);
         assert_eq!(lamp[0].recall_date, "2020-01-01");
         assert_eq!(ix.stats(), IndexStats { recalls: 5, dead: 1, unordered: 5, words: ix.stats().words });
@@ -726,21 +676,21 @@ mod tests {
         let ix = index();
         let mut q = query(vec![group("crib", &[])]);
         q.filters.agencies = vec![AgencyCode::parse("CPSC").unwrap()];
-        let (total, hits) = ix.search(&q, None, 0, 10).unwrap();
+        let (total, hits) = ix.search(&q, None, 0, 10, None).unwrap();
         assert_eq!((total, ids(&hits)), (2, vec![(100, "A-0"), (70, "A-2")]));
         q.filters.agencies.clear();
         q.filters.severity = Some(Severity::High);
-        assert_eq!(ix.search(&q, None, 0, 10).unwrap().0, 1);
+        assert_eq!(ix.search(&q, None, 0, 10, None).unwrap().0, 1);
         q.filters.severity = None;
         q.filters.date_from = ymd::parse("2024-01-06");
         q.filters.date_to = ymd::parse("2024-01-06");
-        let (total, hits) = ix.search(&q, None, 0, 10).unwrap();
+        let (total, hits) = ix.search(&q, None, 0, 10, None).unwrap();
         assert_eq!((total, ids(&hits)), (3, vec![(100, "A-0"), (70, "A-2"), (40, "A-3")]));
     }
 
     #[test]
     fn no_terms_lists_every_recall_newest_first() {
-        let (total, hits) = index().search(&query(Vec::new()), None, 0, 3).unwrap();
+        let (total, hits) = index().search(&query(Vec::new()), None, 0, 3, None).unwrap();
         assert_eq!(total, 5);
         assert_eq!(ids(&hits), vec![(100, "A-0"), (100, "A-2"), (100, "A-3")]);
     }
@@ -750,11 +700,11 @@ mod tests {
         let mut ix = RecallIndex::default();
         ix.upsert(&row(1, "B-1", "2024-01-01", "tv stand", "")).unwrap();
         ix.upsert(&row(2, "B-2", "2024-01-01", "tvs", "")).unwrap();
-        let (total, hits) = ix.search(&query(vec![group("tv", &[])]), None, 0, 10).unwrap();
+        let (total, hits) = ix.search(&query(vec![group("tv", &[])]), None, 0, 10, None).unwrap();
         assert_eq!((total, ids(&hits)), (1, vec![(100, "B-1")]));
         let mut by_id = query(Vec::new());
         by_id.id = Some("B-1".into());
-        assert!(ix.search(&by_id, None, 0, 10).is_none());
+        assert!(ix.search(&by_id, None, 0, 10, None).is_none());
     }
 
     #[test]
@@ -765,7 +715,7 @@ mod tests {
             ix.upsert(&row(i + 1, &format!("C-{:05}", (i * 7919) % 10_000), &date, "crib", "")).unwrap();
         }
         let q = query(vec![group("crib", &[])]);
-        let (total, hits) = ix.search(&q, None, 0, 50).unwrap();
+        let (total, hits) = ix.search(&q, None, 0, 50, None).unwrap();
         assert_eq!(total, 5_000);
         let mut sorted = hits.clone();
         sorted.sort_by(|a, b| b.recall_date.cmp(&a.recall_date).then_with(|| a.id.cmp(&b.id)));
@@ -773,8 +723,8 @@ mod tests {
         assert_eq!(hits[0].recall_date, "2020-12-28");
         let last = hits.last().unwrap();
         let after = After { score: last.score, recall_date: last.recall_date.clone(), id: last.id.clone() };
-        let (_, next) = ix.search(&q, Some(&after), 0, 1).unwrap();
-        let (_, both) = ix.search(&q, None, 0, 51).unwrap();
+        let (_, next) = ix.search(&q, Some(&after), 0, 1, None).unwrap();
+        let (_, both) = ix.search(&q, None, 0, 51, None).unwrap();
         assert_eq!(next[0], both[50]);
     }
 
@@ -818,19 +768,22 @@ mod tests {
         dated.filters.date_to = ymd::parse("2023-04-01");
         queries.push(dated);
         for q in &queries {
-            let (total, all) = ordered.search(q, None, 0, 1_000).unwrap();
+            let (total, all) = ordered.search(q, None, 0, 1_000, None).unwrap();
             assert!(total > 0);
             for other in [&shuffled, &half] {
-                assert_eq!(other.search(q, None, 0, 1_000).unwrap(), (total, all.clone()));
-                assert_eq!(other.search(q, None, 7, 5).unwrap().1, all[7.min(all.len())..12.min(all.len())]);
+                assert_eq!(other.search(q, None, 0, 1_000, None).unwrap(), (total, all.clone()));
+                assert_eq!(
+                    other.search(q, None, 7, 5, None).unwrap().1,
+                    all[7.min(all.len())..12.min(all.len())]
+                );
             }
             for at in [0, all.len() / 3, all.len() - 1] {
                 let a = &all[at];
                 let after = After { score: a.score, recall_date: a.recall_date.clone(), id: a.id.clone() };
-                let next = ordered.search(q, Some(&after), 0, 25).unwrap();
+                let next = ordered.search(q, Some(&after), 0, 25, None).unwrap();
                 assert_eq!(next.1, all[at + 1..(at + 26).min(all.len())]);
                 for other in [&shuffled, &half] {
-                    assert_eq!(other.search(q, Some(&after), 0, 25).unwrap(), next);
+                    assert_eq!(other.search(q, Some(&after), 0, 25, None).unwrap(), next);
                 }
             }
         }
@@ -882,9 +835,9 @@ mod tests {
         filtered.filters.agencies = vec![AgencyCode::parse("CPSC").unwrap()];
         filtered.filters.severity = Some(Severity::High);
         for q in [query(Vec::new()), query(vec![group("lamp", &[]), group("stra", &["strap"])]), filtered] {
-            let expected = built.search(&q, None, 0, 1_000).unwrap();
+            let expected = built.search(&q, None, 0, 1_000, None).unwrap();
             assert!(expected.0 > 0);
-            assert_eq!(compact.search(&q, None, 0, 1_000).unwrap(), expected);
+            assert_eq!(compact.search(&q, None, 0, 1_000, None).unwrap(), expected);
         }
         // The copy takes writes like any index.
         let mut compact = compact;
@@ -928,17 +881,85 @@ mod tests {
             query(vec![group("lamp", &[])]),
         ];
         for q in &queries {
-            let expected = plain.search(q, None, 0, 100).unwrap();
+            let expected = plain.search(q, None, 0, 100, None).unwrap();
             assert!(expected.0 > 0);
-            assert_eq!(resolved.search(q, None, 0, 100).unwrap(), expected);
+            assert_eq!(resolved.search(q, None, 0, 100, None).unwrap(), expected);
         }
         // Shrinking puts the lists in word order; the answers stay.
         assert!(!resolved.words.values().copied().eq(0..resolved.postings.len() as u32));
         resolved.shrink();
         assert!(resolved.words.values().copied().eq(0..resolved.postings.len() as u32));
         for q in &queries {
-            assert_eq!(resolved.search(q, None, 0, 100).unwrap(), plain.search(q, None, 0, 100).unwrap());
+            assert_eq!(
+                resolved.search(q, None, 0, 100, None).unwrap(),
+                plain.search(q, None, 0, 100, None).unwrap()
+            );
         }
+    }
+
+    /// Searches through the term cache answer exactly as searches that
+    /// compute every level, while recalls are added (in and out of result
+    /// order, some words turning into dense bits), changed and given new
+    /// words that old prefixes match; cached levels are extended, not
+    /// recomputed, and equal levels computed from scratch.
+    #[test]
+    fn cached_term_levels_stay_equal_to_computed_ones_while_recalls_are_written() {
+        let words = ["crib", "cribs", "cribbage", "crab", "strap", "lamp", "zebra", "seat", "bath", "cirb"];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut ix = RecallIndex::default();
+        let cache = LevelCache::new(64).unwrap();
+        let queries = [
+            query(vec![group("crib", &[])]),
+            query(vec![group("cri", &["crab"])]),
+            query(vec![group("zebra", &[]), group("lamp", &[])]),
+            query(vec![group("cribbages", &["cribbage"])]),
+            query(vec![group("tv", &[])]),
+            query(vec![group("newword", &[])]),
+        ];
+        let mut rid = 0_u64;
+        for batch in 0..90 {
+            for _ in 0..97 {
+                // A tenth of the rows change a recall written before.
+                rid = if rid > 10 && next(10) == 0 { next(rid) + 1 } else { rid + 1 };
+                let day = if next(4) == 0 { 1 + next(28) } else { 28 - (rid * 28 / 9_000).min(27) };
+                let mut title: Vec<&str> =
+                    (0..1 + next(3)).map(|_| words[next(words.len() as u64) as usize]).collect();
+                if batch >= 60 && next(5) == 0 {
+                    title.push("newwords");
+                }
+                let body = if next(2) == 0 { "crib tv" } else { "strap" };
+                let r = row(
+                    rid as i64,
+                    &format!("R-{rid}"),
+                    &format!("2024-02-{day:02}"),
+                    &title.join(" "),
+                    body,
+                );
+                ix.upsert(&r).unwrap();
+            }
+            for q in &queries {
+                let computed = ix.search(q, None, 0, 30, None).unwrap();
+                assert_eq!(
+                    ix.search(q, None, 0, 30, Some(&cache)).unwrap(),
+                    computed,
+                    "batch {batch}, {q:?}"
+                );
+                for g in &q.groups {
+                    let cached = cache.get(g).unwrap();
+                    assert_eq!(cached.docs as usize, ix.docs.len());
+                    assert_eq!(*cached, ix.group_levels(g, None), "batch {batch}, {g:?}");
+                }
+            }
+        }
+        assert!(ix.postings.iter().any(|w| matches!(w.body, Postings::Dense(_))));
+        assert!(ix.stats().dead > 0 && ix.stats().unordered > 0);
+        assert_eq!(cache.len(), 7);
     }
 
     #[test]
