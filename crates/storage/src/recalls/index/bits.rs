@@ -37,13 +37,21 @@ impl Bits {
         self.0.iter().map(|w| u64::from(w.count_ones())).sum()
     }
 
-    /// `self &= other`; numbers beyond `other`'s words are not in it.
-    pub fn and(&mut self, other: &Bits) {
-        let n = other.0.len().min(self.0.len());
-        for (a, b) in self.0[..n].iter_mut().zip(&other.0[..n]) {
-            *a &= b;
+    /// `sets[0] & sets[1] & ...` in one pass, spanning `sets[0]`'s numbers
+    /// (numbers beyond another set's words are not in it).
+    pub fn intersection(sets: &[&Bits]) -> Bits {
+        let Some((first, rest)) = sets.split_first() else { return Bits::default() };
+        // A copy, then one plain pass per set (vectorized), measured faster
+        // than one pass that gathers a word from every set.
+        let mut all = first.0.clone();
+        for set in rest {
+            let n = set.0.len().min(all.len());
+            for (a, b) in all[..n].iter_mut().zip(&set.0[..n]) {
+                *a &= b;
+            }
+            all[n..].fill(0);
         }
-        self.0[n..].fill(0);
+        Bits(all)
     }
 
     /// `self |= other` for the words holding numbers at or above `from`
@@ -77,13 +85,6 @@ impl Bits {
     /// Bytes of memory the set takes.
     pub fn bytes(&self) -> usize {
         self.0.capacity() * 8
-    }
-
-    /// `self &= (sets[0] | sets[1] | ...)`, in one pass.
-    pub fn and_any(&mut self, sets: &[&Bits]) {
-        for (i, word) in self.0.iter_mut().enumerate() {
-            *word &= sets.iter().fold(0, |any, set| any | set.word(i));
-        }
     }
 
     /// Word `i`; zero past the end.
@@ -331,9 +332,14 @@ mod tests {
         [63, 64].iter().for_each(|&d| short.insert(d));
         assert_eq!(a.len(), 5);
         assert_eq!(a.iter().collect::<Vec<_>>(), vec![1, 63, 64, 130, 199]);
-        let mut and = a.clone();
-        and.and(&short);
+        let and = Bits::intersection(&[&a, &short]);
         assert_eq!(and.iter().collect::<Vec<_>>(), vec![63, 64]);
+        assert_eq!(and.0.len(), a.0.len());
+        let mut odd_low = Bits::zeros(200);
+        [1, 3, 63, 130].iter().for_each(|&d| odd_low.insert(d));
+        assert_eq!(Bits::intersection(&[&a, &odd_low, &short]).iter().collect::<Vec<_>>(), vec![63]);
+        assert_eq!(Bits::intersection(&[&a]), a);
+        assert_eq!(Bits::intersection(&[]).len(), 0);
         let mut minus = a.clone();
         minus.and_not_from(&short, 0);
         assert_eq!(minus.iter().collect::<Vec<_>>(), vec![1, 130, 199]);
@@ -361,9 +367,6 @@ mod tests {
             (union_of_ands.count_from(0), union_of_ands.count_from(64), union_of_ands.count_from(65));
         assert_eq!(counts, (3, 1, 0));
         assert!(union_of_ands.contains(64) && !union_of_ands.contains(130) && !union_of_ands.contains(9_999));
-        let mut within = a.clone();
-        within.and_any(&[&short, &low]);
-        assert_eq!(within.iter().collect::<Vec<_>>(), vec![1, 63, 64]);
         assert_eq!(a.iter_range(63, 131).collect::<Vec<_>>(), vec![63, 64, 130]);
         assert_eq!(a.iter_range(64, 64).count() + a.iter_range(500, 900).count(), 0);
         assert_eq!((a.count_from(0), a.count_from(64), a.count_from(131), a.count_from(9_999)), (5, 3, 1, 0));

@@ -35,6 +35,9 @@ pub(crate) struct GroupLevels {
     whole: Bits,
     partial: Bits,
     elsewhere: Bits,
+    /// Every match of the group: the union of the three, which each search
+    /// intersects with the other groups' and the filters.
+    any: Bits,
     pub(super) docs: u32,
 }
 
@@ -47,12 +50,12 @@ impl GroupLevels {
         }
     }
 
-    pub(super) fn all(&self) -> [&Bits; 3] {
-        [&self.whole, &self.partial, &self.elsewhere]
+    pub(super) fn any(&self) -> &Bits {
+        &self.any
     }
 
     fn bytes(&self) -> usize {
-        self.whole.bytes() + self.partial.bytes() + self.elsewhere.bytes()
+        [&self.whole, &self.partial, &self.elsewhere, &self.any].iter().map(|set| set.bytes()).sum()
     }
 }
 
@@ -129,8 +132,11 @@ impl RecallIndex {
         // `from` (in the first word, which the steps above read whole) the
         // base's sets already obey this, so redoing it there changes nothing.
         elsewhere.and_not_from(&partial, from);
+        let mut any = start(|b| &b.any);
+        any.or_from(&partial, from);
+        any.or_from(&elsewhere, from);
         partial.and_not_from(&whole, from);
-        GroupLevels { whole, partial, elsewhere, docs: docs as u32 }
+        GroupLevels { whole, partial, elsewhere, any, docs: docs as u32 }
     }
 }
 
@@ -238,7 +244,13 @@ mod tests {
 
     fn levels(docs: usize) -> Arc<GroupLevels> {
         let set = || Bits::zeros(docs);
-        Arc::new(GroupLevels { whole: set(), partial: set(), elsewhere: set(), docs: docs as u32 })
+        Arc::new(GroupLevels {
+            whole: set(),
+            partial: set(),
+            elsewhere: set(),
+            any: set(),
+            docs: docs as u32,
+        })
     }
 
     fn group(term: &str, variants: &[&str]) -> TermGroup {
@@ -247,7 +259,7 @@ mod tests {
 
     #[test]
     fn least_recently_used_groups_leave_first_and_levels_over_more_documents_stay() {
-        // At a million documents a group's sets take 375 KiB: two fit in 1 MiB.
+        // At a million documents a group's sets take 500 KiB: two fit in 1 MiB.
         let cache = LevelCache::new(1).unwrap();
         let (a, b, c) = (group("crib", &[]), group("crib", &["crab"]), group("lamp", &[]));
         cache.put(&a, levels(1_000_000));

@@ -25,6 +25,7 @@
 //! outweigh live ones the owner makes a compact copy of the index
 //! (`start_compaction`, `copy_words`; `index_sync.rs`).
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -411,10 +412,13 @@ impl RecallIndex {
         let days = day_range(&query.filters);
         let levels: Vec<_> = query.groups.iter().map(|g| self.levels(g, cache)).collect();
 
-        let mut matches = self.filtered(&query.filters);
-        for group in &levels {
-            matches.and_any(&group.all());
-        }
+        // Live, passing the filters and matching every group, in one pass.
+        let facets = self.facet_sets(&query.filters);
+        let mut matches = Bits::intersection(
+            &(std::iter::once(&self.live).chain(facets.iter().map(|set| &**set)))
+                .chain(levels.iter().map(|group| group.any()))
+                .collect::<Vec<_>>(),
+        );
         if days != (0, u32::MAX) {
             let (from, to) = self.ordered_span(days, None);
             matches.clear_range(0, from);
@@ -465,25 +469,30 @@ impl RecallIndex {
         Some((i64::try_from(total).unwrap_or(i64::MAX), hits))
     }
 
-    /// Live recalls passing the agency, severity and category filters.
-    fn filtered(&self, filters: &RecallFilters) -> Bits {
-        // `live` has a bit for every document number there is.
-        let mut set = self.live.clone();
-        let mut only = |values: &mut dyn Iterator<Item = Option<&Postings>>| {
-            let mut allowed = Bits::zeros(self.docs.len());
-            values.flatten().for_each(|postings| postings.add_to(&mut allowed));
-            set.and(&allowed);
+    /// One set per agency, severity and category filter given: the
+    /// recalls with any of its values (a value's own bits when it has
+    /// them, no copy).
+    fn facet_sets<'a>(&'a self, filters: &RecallFilters) -> Vec<Cow<'a, Bits>> {
+        let docs = self.docs.len();
+        let allowed = |values: Vec<Option<&'a Postings>>| -> Cow<'a, Bits> {
+            if let [Some(Postings::Dense(bits))] = values[..] {
+                return Cow::Borrowed(bits);
+            }
+            let mut set = Bits::zeros(docs);
+            values.into_iter().flatten().for_each(|postings| postings.add_to(&mut set));
+            Cow::Owned(set)
         };
+        let mut sets = Vec::new();
         if !filters.agencies.is_empty() {
-            only(&mut filters.agencies.iter().map(|a| self.by_agency.get(a.as_str())));
+            sets.push(allowed(filters.agencies.iter().map(|a| self.by_agency.get(a.as_str())).collect()));
         }
         if let Some(severity) = filters.severity {
-            only(&mut std::iter::once(self.by_severity.get(severity.as_str())));
+            sets.push(allowed(vec![self.by_severity.get(severity.as_str())]));
         }
         if let Some(category) = filters.risk_category {
-            only(&mut std::iter::once(self.by_category.get(category.as_str())));
+            sets.push(allowed(vec![self.by_category.get(category.as_str())]));
         }
-        set
+        sets
     }
 
     /// Up to `need` of `members` in result order (date desc, id asc),
@@ -921,12 +930,27 @@ mod tests {
             query(vec![group("cribbages", &["cribbage"])]),
             query(vec![group("tv", &[])]),
             query(vec![group("newword", &[])]),
+            RecallQuery {
+                filters: RecallFilters {
+                    agencies: vec![AgencyCode::parse("CPSC").unwrap()],
+                    severity: Some(Severity::High),
+                    ..RecallFilters::default()
+                },
+                ..query(vec![group("crib", &[])])
+            },
         ];
-        let mut rid = 0_u64;
+        // The current version of each recall: (title, body).
+        let mut current: HashMap<u64, (String, &str)> = HashMap::new();
+        let mut fresh = 0_u64;
         for batch in 0..90 {
             for _ in 0..97 {
                 // A tenth of the rows change a recall written before.
-                rid = if rid > 10 && next(10) == 0 { next(rid) + 1 } else { rid + 1 };
+                let rid = if fresh > 10 && next(10) == 0 {
+                    next(fresh) + 1
+                } else {
+                    fresh += 1;
+                    fresh
+                };
                 let day = if next(4) == 0 { 1 + next(28) } else { 28 - (rid * 28 / 9_000).min(27) };
                 let mut title: Vec<&str> =
                     (0..1 + next(3)).map(|_| words[next(words.len() as u64) as usize]).collect();
@@ -942,6 +966,7 @@ mod tests {
                     body,
                 );
                 ix.upsert(&r).unwrap();
+                current.insert(rid, (title.join(" "), body));
             }
             for q in &queries {
                 let computed = ix.search(q, None, 0, 30, None).unwrap();
@@ -960,6 +985,16 @@ mod tests {
         assert!(ix.postings.iter().any(|w| matches!(w.body, Postings::Dense(_))));
         assert!(ix.stats().dead > 0 && ix.stats().unordered > 0);
         assert_eq!(cache.len(), 7);
+        // The filtered total, counted by hand (`row`: even row ids are CPSC,
+        // multiples of 3 high), with the agency's list in bits.
+        assert!(matches!(ix.by_agency.get("CPSC"), Some(Postings::Dense(_))));
+        let by_hand = (current.iter())
+            .filter(|(rid, (title, body))| {
+                *rid % 6 == 0 && (title.split(' ').any(|w| w.starts_with("crib")) || body.contains("crib"))
+            })
+            .count();
+        assert!(by_hand > 100, "{by_hand}");
+        assert_eq!(ix.search(&queries[6], None, 0, 1, Some(&cache)).unwrap().0, by_hand as i64);
     }
 
     #[test]
