@@ -225,7 +225,7 @@ pub struct SearchConfig {
     /// documents from the database.
     pub document_cache_mib: u64,
     /// Memory (MiB) for the match sets of recently searched terms, kept
-    /// beside the in-memory index (at a million recalls 384 KiB per term);
+    /// beside the in-memory index (at a million recalls 500 KiB per term);
     /// 0 computes them for every search.
     pub term_cache_mib: u64,
 }

@@ -125,7 +125,7 @@ pub const DEFAULT_DOCUMENT_CACHE_MIB: u64 = 96;
 
 /// Memory for term groups' match sets unless configured
 /// (`search.term_cache_mib`; `index/levels.rs`): at a million recalls a
-/// group takes 384 KiB, so about 170 groups.
+/// group takes 500 KiB (four sets of a million bits), so about 130 groups.
 pub const DEFAULT_TERM_CACHE_MIB: u64 = 64;
 
 /// The memory of the caches beside the in-memory index, in MiB (0: none).
