@@ -68,16 +68,17 @@ impl RecallIndex {
         };
         let docs = self.docs.len() as u32;
         let cached = cache.get(group);
-        let outcome = match &cached {
-            Some(levels) if levels.docs == docs => {
-                metrics::counter!("search_term_cache_requests_total", "outcome" => "hit").increment(1);
-                return Arc::clone(levels);
-            }
-            Some(levels) if levels.docs < docs => "extended",
-            _ => "miss",
+        let counted = |outcome: &'static str| {
+            metrics::counter!("search_term_cache_requests_total", "outcome" => outcome).increment(1);
         };
-        metrics::counter!("search_term_cache_requests_total", "outcome" => outcome).increment(1);
+        if let Some(levels) = cached.as_ref().filter(|levels| levels.docs == docs) {
+            counted("hit");
+            return Arc::clone(levels);
+        }
+        // Only levels over fewer documents are extended (the cache is emptied
+        // with the index they were computed on, so none covers more).
         let base = cached.as_deref().filter(|levels| levels.docs < docs);
+        counted(if base.is_some() { "extended" } else { "miss" });
         let levels = Arc::new(self.group_levels(group, base));
         cache.put(group, Arc::clone(&levels));
         levels
@@ -110,16 +111,10 @@ impl RecallIndex {
             matched.extend(self.word(group.term.as_str()));
         }
         matched.extend(group.variants.iter().filter_map(|v| self.word(v.as_str())));
-        // Every title match starts from the term's own (a copy instead of a
-        // second union of its list, usually the longest one).
-        let mut partial = match base {
-            Some(b) => {
-                let mut partial = b.partial.grown_to(docs);
-                partial.or_from(&whole, from);
-                partial
-            }
-            None => whole.clone(),
-        };
+        // Every title match starts from the term's own (its set, instead of
+        // a second union of its list, usually the longest one).
+        let mut partial = start(|b| &b.partial);
+        partial.or_from(&whole, from);
         let mut elsewhere = start(|b| &b.elsewhere);
         for word in &matched {
             if !own.is_some_and(|own| std::ptr::eq(own, *word)) {
@@ -205,19 +200,19 @@ impl LevelCache {
         if state.entries.get(group).is_some_and(|held| held.levels.docs > levels.docs) {
             return;
         }
-        let mut leave = Some(group.clone());
-        loop {
-            if let Some(entry) = leave.take().and_then(|key| state.entries.remove(&key)) {
+        let mut leave = |state: &mut CacheState, key: &TermGroup| {
+            if let Some(entry) = state.entries.remove(key) {
                 state.bytes -= entry.bytes;
                 gone.push(entry);
             }
-            if state.bytes + bytes <= self.budget && state.entries.len() < MAX_ENTRIES {
+        };
+        leave(&mut state, group);
+        while state.bytes + bytes > self.budget || state.entries.len() >= MAX_ENTRIES {
+            let Some(oldest) = state.entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone())
+            else {
                 break;
-            }
-            leave = state.entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone());
-            if leave.is_none() {
-                break;
-            }
+            };
+            leave(&mut state, &oldest);
         }
         state.bytes += bytes;
         state.entries.insert(group.clone(), Entry { levels, used: now, bytes });
@@ -241,6 +236,7 @@ impl LevelCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recalls::index::tests::group;
 
     fn levels(docs: usize) -> Arc<GroupLevels> {
         let set = || Bits::zeros(docs);
@@ -251,10 +247,6 @@ mod tests {
             any: set(),
             docs: docs as u32,
         })
-    }
-
-    fn group(term: &str, variants: &[&str]) -> TermGroup {
-        TermGroup { term: term.into(), variants: variants.iter().map(|v| v.to_string()).collect() }
     }
 
     #[test]

@@ -412,7 +412,7 @@ impl RecallIndex {
         let days = day_range(&query.filters);
         let levels: Vec<_> = query.groups.iter().map(|g| self.levels(g, cache)).collect();
 
-        // Live, passing the filters and matching every group, in one pass.
+        // Live, passing the filters and matching every group: one intersection.
         let facets = self.facet_sets(&query.filters);
         let mut matches = Bits::intersection(
             &(std::iter::once(&self.live).chain(facets.iter().map(|set| &**set)))
@@ -605,7 +605,7 @@ mod tests {
         }
     }
 
-    fn group(term: &str, variants: &[&str]) -> TermGroup {
+    pub(super) fn group(term: &str, variants: &[&str]) -> TermGroup {
         TermGroup { term: term.into(), variants: variants.iter().map(|v| v.to_string()).collect() }
     }
 
