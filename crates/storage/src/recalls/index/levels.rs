@@ -26,15 +26,19 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use super::{Bits, RecallIndex, Word};
+use super::{
+    RecallIndex, Word,
+    bits::{Bits, Summarized},
+};
 use crate::recalls::{dialect::MIN_PREFIX_LEN, query::TermGroup, tiers::Level};
 
-/// The levels of one term group over the document numbers below `docs`.
+/// The levels of one term group over the document numbers below `docs`,
+/// each with its summary (which words hold members).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct GroupLevels {
-    whole: Bits,
-    partial: Bits,
-    elsewhere: Bits,
+    whole: Summarized,
+    partial: Summarized,
+    elsewhere: Summarized,
     /// Every match of the group: the union of the three, which each search
     /// intersects with the other groups' and the filters.
     any: Bits,
@@ -42,7 +46,7 @@ pub(crate) struct GroupLevels {
 }
 
 impl GroupLevels {
-    pub(super) fn level(&self, level: Level) -> &Bits {
+    pub(super) fn level(&self, level: Level) -> &Summarized {
         match level {
             Level::Whole => &self.whole,
             Level::Partial => &self.partial,
@@ -55,7 +59,8 @@ impl GroupLevels {
     }
 
     fn bytes(&self) -> usize {
-        [&self.whole, &self.partial, &self.elsewhere, &self.any].iter().map(|set| set.bytes()).sum()
+        [&self.whole, &self.partial, &self.elsewhere].iter().map(|set| set.bytes()).sum::<usize>()
+            + self.any.bytes()
     }
 }
 
@@ -94,7 +99,7 @@ impl RecallIndex {
             base.map_or_else(|| Bits::zeros(docs), |b| set(b).grown_to(docs))
         };
         let own = self.word(group.term.as_str());
-        let mut whole = start(|b| &b.whole);
+        let mut whole = start(|b| b.whole.bits());
         if let Some(word) = own {
             word.title.add_from(&mut whole, from);
         }
@@ -113,9 +118,9 @@ impl RecallIndex {
         matched.extend(group.variants.iter().filter_map(|v| self.word(v.as_str())));
         // Every title match starts from the term's own (its set, instead of
         // a second union of its list, usually the longest one).
-        let mut partial = start(|b| &b.partial);
+        let mut partial = start(|b| b.partial.bits());
         partial.or_from(&whole, from);
-        let mut elsewhere = start(|b| &b.elsewhere);
+        let mut elsewhere = start(|b| b.elsewhere.bits());
         for word in &matched {
             if !own.is_some_and(|own| std::ptr::eq(own, *word)) {
                 word.title.add_from(&mut partial, from);
@@ -131,7 +136,15 @@ impl RecallIndex {
         any.or_from(&partial, from);
         any.or_from(&elsewhere, from);
         partial.and_not_from(&whole, from);
-        GroupLevels { whole, partial, elsewhere, any, docs: docs as u32 }
+        let summarized =
+            |set: Bits, level: Level| Summarized::extending(base.map(|b| b.level(level)), set, from);
+        GroupLevels {
+            whole: summarized(whole, Level::Whole),
+            partial: summarized(partial, Level::Partial),
+            elsewhere: summarized(elsewhere, Level::Elsewhere),
+            any,
+            docs: docs as u32,
+        }
     }
 }
 
@@ -241,9 +254,9 @@ mod tests {
     fn levels(docs: usize) -> Arc<GroupLevels> {
         let set = || Bits::zeros(docs);
         Arc::new(GroupLevels {
-            whole: set(),
-            partial: set(),
-            elsewhere: set(),
+            whole: Summarized::new(set()),
+            partial: Summarized::new(set()),
+            elsewhere: Summarized::new(set()),
             any: set(),
             docs: docs as u32,
         })

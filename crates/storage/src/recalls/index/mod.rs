@@ -14,9 +14,10 @@
 //! - a tier's page is read in result order: document numbers are handed
 //!   out in that order (newest date first, then id) when the index is
 //!   built, so a page is the first set bits after a position, found by a
-//!   binary search. Recalls added since the build come after, out of
-//!   order, and are read newest date first through date lists of their
-//!   own until the owner rebuilds the index.
+//!   binary search; the levels' summaries (`bits::Summarized`) skip the
+//!   words where a tier has no members. Recalls added since the build come
+//!   after, out of order, and are read newest date first through date lists
+//!   of their own until the owner rebuilds the index.
 //!
 //! Scores, order, totals and keyset positions are exactly those of the SQL
 //! engines (`query.rs`; the ranking test holds all three to the reference
@@ -441,12 +442,9 @@ impl RecallIndex {
             // The union of the tier's combinations, each the matches
             // inside one level per group, read only as far as the page goes.
             let members = Combined::new(
+                &matches,
                 (tier.combos.iter())
-                    .map(|combo| {
-                        std::iter::once(&matches)
-                            .chain(levels.iter().zip(combo).map(|(group, level)| group.level(*level)))
-                            .collect()
-                    })
+                    .map(|combo| levels.iter().zip(combo).map(|(group, level)| group.level(*level)).collect())
                     .collect(),
             );
             let need = want - picked.len();
