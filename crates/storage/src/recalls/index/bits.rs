@@ -148,9 +148,11 @@ impl Bits {
 
 /// A set and its summary, one bit per word of the set, set where that word
 /// is not zero. [`Combined`] reads a word of an intersection only where
-/// every set's summary has it, so a tier with few members, or a search
-/// with few matches, costs a pass over a 64th of the words instead of all
-/// of them.
+/// every set of one of its combinations has it in its summary, so a tier
+/// whose levels rarely meet costs a pass over a 64th of the words instead
+/// of all of them. (Matches made sparse by filters or other groups, where
+/// the levels are dense, are still read word by word: the set it is taken
+/// within has no summary.)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Summarized {
     bits: Bits,

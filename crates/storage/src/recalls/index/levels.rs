@@ -264,7 +264,8 @@ mod tests {
 
     #[test]
     fn least_recently_used_groups_leave_first_and_levels_over_more_documents_stay() {
-        // At a million documents a group's sets take 500 KiB: two fit in 1 MiB.
+        // At a million documents a group's sets take about 506 KB (four sets
+        // and three summaries): two fit in 1 MiB.
         let cache = LevelCache::new(1).unwrap();
         let (a, b, c) = (group("crib", &[]), group("crib", &["crab"]), group("lamp", &[]));
         cache.put(&a, levels(1_000_000));
