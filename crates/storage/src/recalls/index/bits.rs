@@ -269,14 +269,21 @@ fn word_range(words: usize, from: u32, to: u32) -> std::ops::Range<usize> {
     first..(to as usize).div_ceil(64).min(words).max(first)
 }
 
+/// The words `indices` (ascending, none below the one holding `from`) by
+/// index, without the numbers below `from`.
+fn words_from(
+    indices: impl Iterator<Item = usize>,
+    word: impl Fn(usize) -> u64,
+    from: u32,
+) -> impl Iterator<Item = (usize, u64)> {
+    let first = from as usize / 64;
+    indices.map(move |i| (i, if i == first { word(i) & (u64::MAX << (from % 64)) } else { word(i) }))
+}
+
 /// How many numbers at or above `from` the words `indices` (ascending,
 /// none below the one holding `from`) hold.
 fn count_in(indices: impl Iterator<Item = usize>, word: impl Fn(usize) -> u64, from: u32) -> u64 {
-    let first = from as usize / 64;
-    indices
-        .map(|i| if i == first { word(i) & (u64::MAX << (from % 64)) } else { word(i) })
-        .map(|w| u64::from(w.count_ones()))
-        .sum()
+    words_from(indices, word, from).map(|(_, w)| u64::from(w.count_ones())).sum()
 }
 
 /// The numbers in `from..to` that the words `indices` (ascending, none
@@ -287,10 +294,8 @@ fn numbers_in(
     from: u32,
     to: u32,
 ) -> impl Iterator<Item = u32> {
-    let first = from as usize / 64;
-    indices
-        .flat_map(move |i| {
-            let bits = if i == first { word(i) & (u64::MAX << (from % 64)) } else { word(i) };
+    words_from(indices, word, from)
+        .flat_map(|(i, bits)| {
             let base = i as u32 * 64;
             std::iter::successors((bits != 0).then_some(bits), |rest| {
                 let next = rest & (rest - 1);
