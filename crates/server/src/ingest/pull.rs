@@ -13,7 +13,8 @@
 //!    the source's breaker, the politeness pause), parsed (Health Canada:
 //!    plus each recall's detail), upserted in one transaction, then its
 //!    quarantined records, the run's counters and the cursor past it are
-//!    committed together. While page N is stored, page N+1 is fetched.
+//!    committed together. While page N is stored, page N-1's rows go into
+//!    the search index and page N+1 is fetched.
 //! 4. **End.** Done, `max_pages` reached (the next pull continues), failed
 //!    (fetch, parse or storage: the cursor stays at the failed page), or
 //!    interrupted by shutdown or a lost lease; the run is finished and the
@@ -35,7 +36,7 @@ use babyshield_resilience::BackgroundPool;
 use babyshield_storage::{
     StorageError, Store,
     ingest::{IngestRun, Lease, PageCommit, PullEnd, Quarantined},
-    recalls::PreparedRecalls,
+    recalls::{IndexUpdate, PreparedRecalls},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -322,8 +323,26 @@ impl Ingest {
     }
 
     /// Reads and stores pages from `cursor` until the range is done, a
-    /// page fails, or `max_pages` pages are stored.
-    async fn pages(&self, context: &RunContext<'_>, mut cursor: Cursor) -> Outcome {
+    /// page fails, or `max_pages` pages are stored. Three pages are in
+    /// flight at once: while page N is written, page N-1's rows go into the
+    /// search index and page N+1 is fetched and parsed.
+    async fn pages(&self, context: &RunContext<'_>, cursor: Cursor) -> Outcome {
+        let mut indexing = None;
+        let outcome = self.page_loop(context, cursor, &mut indexing).await;
+        if let Some(update) = indexing {
+            self.store.index_written(update).await;
+        }
+        outcome
+    }
+
+    /// The pages of [`Ingest::pages`]; `indexing` holds the index update of
+    /// the last page written.
+    async fn page_loop(
+        &self,
+        context: &RunContext<'_>,
+        mut cursor: Cursor,
+        indexing: &mut Option<IndexUpdate>,
+    ) -> Outcome {
         let max_pages = context.schedule.max_pages;
         let mut stored = 0u32;
         let mut ready = self.read_page(context, cursor).await;
@@ -335,15 +354,26 @@ impl Ingest {
             stored += 1;
             let page_next = page.next;
             let prefetch = page_next.filter(|_| stored < max_pages);
-            // Store this page while the next one is on its way.
-            let (written, next) = tokio::join!(self.store_page(context, cursor, page), async {
-                match prefetch {
-                    Some(next) => Some(self.read_page(context, next).await),
-                    None => None,
+            let previous = indexing.take();
+            // Store this page while the one before goes into the search
+            // index and the next one is on its way.
+            let (written, next, ()) = tokio::join!(
+                self.store_page(context, cursor, page),
+                async {
+                    match prefetch {
+                        Some(next) => Some(self.read_page(context, next).await),
+                        None => None,
+                    }
+                },
+                async {
+                    if let Some(update) = previous {
+                        self.store.index_written(update).await;
+                    }
                 }
-            });
-            if let Err(e) = written {
-                return Outcome::failed(e);
+            );
+            match written {
+                Ok(update) => *indexing = Some(update),
+                Err(e) => return Outcome::failed(e),
             }
             match (page_next, next) {
                 (None, _) => return Outcome { error: None, done: true },
@@ -468,16 +498,17 @@ impl Ingest {
 
     /// Upserts a page's recalls, then commits its quarantined records, the
     /// run's counters and the cursor past it (the cursor stays on this page
-    /// when the range is done, until the run is finished).
+    /// when the range is done, until the run is finished). Returns the
+    /// page's rows for the search index, still to apply.
     async fn store_page(
         &self,
         context: &RunContext<'_>,
         cursor: Cursor,
         page: ReadyPage,
-    ) -> Result<(), String> {
-        let written = self
+    ) -> Result<IndexUpdate, String> {
+        let (written, update) = self
             .store
-            .upsert_prepared_in_background(page.recalls)
+            .write_prepared_in_background(page.recalls)
             .await
             .map_err(|e| format!("storing a page of {} failed: {e}", context.source))?;
         let commit = PageCommit {
@@ -505,6 +536,6 @@ impl Ingest {
         let source = context.source.as_str();
         metrics::counter!("ingest_pages_total", "source" => source).increment(1);
         metrics::counter!("ingest_records_fetched_total", "source" => source).increment(page.fetched as u64);
-        Ok(())
+        Ok(update)
     }
 }

@@ -8,11 +8,11 @@
 //! dates (about 75 per date) and 120 more on one day, ids in an order unrelated to insertion order,
 //! titles that make whole-word, prefix, variant and body-only matches common.
 
-use babyshield_domain::{AgencyCode, RecallFilters, Severity, ymd};
+use babyshield_domain::{AgencyCode, Recall, RecallFilters, Severity, ymd};
 use babyshield_server::import::IndexUpkeep::Live;
 use babyshield_storage::{
     Store,
-    recalls::{After, IndexRefresh, RecallQuery, SearchCaches, TermGroup},
+    recalls::{After, IndexRefresh, PreparedRecalls, RecallQuery, SearchCaches, TermGroup},
 };
 use serde_json::json;
 
@@ -25,6 +25,7 @@ crate::on_both_databases!(
     a_result_page_shows_the_version_the_index_holds,
     a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after_a_crash,
     words_are_looked_up_as_the_tokenizer_wrote_them_in_every_engine,
+    index_updates_applied_late_out_of_order_or_never_leave_searches_exact,
 );
 
 const WORDS: &[&str] = &[
@@ -336,6 +337,76 @@ async fn the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh(db:
     import(recall_line("CPSC-90001", "Walrus crib")).await;
     assert_eq!(store.refresh_search_index().await.unwrap(), IndexRefresh::Current);
     assert_eq!(store.search_index_stats().unwrap().dead, 1);
+}
+
+/// A pull writes its pages with `write_prepared_in_background` and applies
+/// each page's rows to the index while the next page is written. Until an
+/// update is applied, searches answer as before its write; applied, the
+/// index moves to its generation; applied after a later one (the index is
+/// then a generation behind it), the later one is read back from the
+/// database and the earlier one changes nothing; dropped unapplied, its
+/// rows are read back by the next search. Both engines agree throughout.
+/// A store of its own, so that no background refresh catches up meanwhile.
+async fn index_updates_applied_late_out_of_order_or_never_leave_searches_exact(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let store = babyshield_server::open_store(app.state.config()).await.unwrap().with_search_index();
+    assert!(matches!(store.refresh_search_index().await.unwrap(), IndexRefresh::Built { .. }));
+    let write = |recalls: &[(&str, &str)]| {
+        let recalls: Vec<Recall> = recalls
+            .iter()
+            .map(|(id, title)| Recall::from_json_line(&recall_line(id, title)).unwrap())
+            .collect();
+        let store = store.clone();
+        async move {
+            let batch = PreparedRecalls::new(recalls, store.backend()).unwrap();
+            store.write_prepared_in_background(batch).await.unwrap()
+        }
+    };
+    let found = |word: &'static str| {
+        let store = store.clone();
+        async move {
+            let query =
+                RecallQuery { groups: vec![group(word, &[])], id: None, filters: RecallFilters::default() };
+            let ids = |page: babyshield_storage::recalls::RecallPage| {
+                let mut ids: Vec<String> =
+                    page.items.iter().map(|r| r.recall.id.as_str().to_string()).collect();
+                ids.sort();
+                ids
+            };
+            (
+                ids(store.search_recalls(&query, None, 0, 10).await.unwrap()),
+                ids(store.search_in_database(&query, None, 0, 10).await.unwrap()),
+            )
+        }
+    };
+    let owned = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+
+    // Committed, not applied yet: the index answers as before the write.
+    let (outcome, update) = write(&[("CPSC-80001", "Quokka crib"), ("CPSC-80002", "Quokka lamp")]).await;
+    assert_eq!((outcome.inserted, outcome.updated), (2, 0));
+    assert_eq!(found("quokka").await, (vec![], owned(&["CPSC-80001", "CPSC-80002"])));
+    store.index_written(update).await;
+    let both = owned(&["CPSC-80001", "CPSC-80002"]);
+    assert_eq!(found("quokka").await, (both.clone(), both));
+
+    // Two writes applied in the wrong order.
+    let (_, first) = write(&[("CPSC-80003", "Quokka stroller")]).await;
+    let (outcome, second) = write(&[("CPSC-80001", "Numbat crib")]).await;
+    assert_eq!((outcome.inserted, outcome.updated), (0, 1));
+    store.index_written(second).await;
+    store.index_written(first).await;
+    let quokkas = owned(&["CPSC-80002", "CPSC-80003"]);
+    assert_eq!(found("quokka").await, (quokkas.clone(), quokkas));
+    let numbat = owned(&["CPSC-80001"]);
+    assert_eq!(found("numbat").await, (numbat.clone(), numbat));
+
+    // Dropped unapplied: the next search reads it back.
+    let (_, dropped) = write(&[("CPSC-80004", "Quokka monitor")]).await;
+    drop(dropped);
+    let quokkas = owned(&["CPSC-80002", "CPSC-80003", "CPSC-80004"]);
+    assert_eq!(found("quokka").await, (quokkas.clone(), quokkas));
+    let stats = store.search_index_stats().unwrap();
+    assert_eq!((stats.recalls, stats.dead), (4, 1));
 }
 
 async fn a_crowded_index_is_compacted_and_answers_the_same(db: Db) {

@@ -162,7 +162,7 @@ impl Store {
         // other instances move on with the generation.
         let generation: i64 = sqlx::query_scalar(super::write::NEXT_GENERATION).fetch_one(&mut *tx).await?;
         tx.commit().await?;
-        self.catalogue_written(generation, Vec::new(), Vec::new()).await;
+        self.index_written(self.index_update(generation, Vec::new(), Vec::new())).await;
         Ok(true)
     }
 }

@@ -74,6 +74,32 @@ pub(crate) struct SearchIndex {
     levels: Option<LevelCache>,
 }
 
+/// A committed write's rows and documents for the in-memory search index,
+/// not applied yet: [`Store::write_prepared_in_background`] hands it back
+/// so that a caller writing batch after batch (an agency pull) applies one
+/// batch while the database writes the next, and [`Store::index_written`]
+/// applies it. Until then searches answer as before the write: the index
+/// moves from one committed generation to the next, never past one it has
+/// not applied. Dropped unapplied (a pull interrupted between the two),
+/// it tells the index its generation was committed, and the next search
+/// reads the rows back from the database.
+#[must_use = "apply it with Store::index_written; dropped, the next search reads its rows back"]
+pub struct IndexUpdate {
+    /// `None` when there is no index, nothing was written, or it was applied.
+    slot: Option<Arc<SearchIndex>>,
+    generation: i64,
+    rows: Vec<IndexRow>,
+    documents: Vec<super::write::WrittenDocument>,
+}
+
+impl Drop for IndexUpdate {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.know(self.generation);
+        }
+    }
+}
+
 struct Indexed {
     index: RecallIndex,
     generation: i64,
@@ -195,12 +221,20 @@ impl SearchIndex {
     /// searches; the write lock is held only to add document numbers to
     /// their lists (`search_index_write_hold_seconds`).
     fn apply_sliced(&self, rows: &[IndexRow], generation: i64) -> Result<(), StorageError> {
+        // Words found in the index, by the index they were found in.
+        let mut found = std::collections::HashMap::new();
+        let mut found_in = None;
         for slice in rows.chunks(APPLY_SLICE) {
             let (resolved, serial) = {
                 let state = self.read();
                 let Some(indexed) = state.as_ref() else { return Ok(()) };
-                let resolved: Vec<_> = slice.iter().map(|row| indexed.index.resolve(row)).collect();
-                (resolved, self.replaced.load(Ordering::SeqCst))
+                let serial = self.replaced.load(Ordering::SeqCst);
+                if found_in.replace(serial) != Some(serial) {
+                    found.clear();
+                }
+                let resolved: Vec<_> =
+                    slice.iter().map(|row| indexed.index.resolve_remembering(row, &mut found)).collect();
+                (resolved, serial)
             };
             let mut state = self.write();
             let held = std::time::Instant::now();
@@ -392,23 +426,20 @@ impl Store {
         Ok(Some(slot))
     }
 
-    /// Called after a write of this process committed `generation` with
-    /// `rows`, and the recalls it wrote as `documents` (kept for result
-    /// pages where their slots allow, `DocumentCache::put_written`). When
-    /// the index stands at the generation before, the rows go
+    /// Applies a write of this process that committed `update.generation`:
+    /// its recalls go to the search pages' document cache where their slots
+    /// allow (`DocumentCache::put_written`), and its rows to the index.
+    /// When the index stands at the generation before, the rows go
     /// straight in (no read back from the database) and the generation
     /// moves; otherwise (another process wrote in between, or a build or
     /// catch-up is running) the next search catches up from the database.
-    /// Either way the write's caller finds its rows searchable when it
+    /// Either way the write's caller finds its rows searchable when this
     /// returns, and searches never wait for the rows of a write they could
     /// not have known about.
-    pub(crate) async fn catalogue_written(
-        &self,
-        generation: i64,
-        rows: Vec<IndexRow>,
-        documents: Vec<super::write::WrittenDocument>,
-    ) {
-        let Some(slot) = self.search_index.clone() else { return };
+    pub async fn index_written(&self, mut update: IndexUpdate) {
+        let Some(slot) = update.slot.take() else { return };
+        let (generation, rows, documents) =
+            (update.generation, std::mem::take(&mut update.rows), std::mem::take(&mut update.documents));
         // Versions are keyed by generation, so they are right whatever the
         // index holds yet.
         if let Some(cache) = slot.documents() {
@@ -436,6 +467,18 @@ impl Store {
         }
         drop(turn);
         slot.know(generation);
+    }
+
+    /// The index's share of a write that committed `generation`, to apply
+    /// with [`Store::index_written`].
+    pub(crate) fn index_update(
+        &self,
+        generation: i64,
+        rows: Vec<IndexRow>,
+        documents: Vec<super::write::WrittenDocument>,
+    ) -> IndexUpdate {
+        let slot = self.search_index.clone().filter(|_| generation > 0);
+        IndexUpdate { slot, generation, rows, documents }
     }
 
     async fn bring_up_to_date(&self, slot: &Arc<SearchIndex>) -> Result<IndexRefresh, StorageError> {

@@ -13,7 +13,9 @@ mod write;
 
 pub use index::IndexStats;
 pub(crate) use index_sync::SearchIndex;
-pub use index_sync::{DEFAULT_DOCUMENT_CACHE_MIB, DEFAULT_TERM_CACHE_MIB, IndexRefresh, SearchCaches};
+pub use index_sync::{
+    DEFAULT_DOCUMENT_CACHE_MIB, DEFAULT_TERM_CACHE_MIB, IndexRefresh, IndexUpdate, SearchCaches,
+};
 pub use query::{After, POINTS_PER_TERM, RecallPage, RecallQuery, ScoredRecall, TermGroup};
 pub(crate) use read::PointReads;
 pub use read::{AgencyFreshness, AgencyRow, Count, MAX_RECALLS_PER_BARCODE, RecallStats};

@@ -7,6 +7,7 @@ use babyshield_domain::{Recall, ymd};
 use sha2::{Digest, Sha256};
 
 use super::args::{Args, bind_args};
+use super::index_sync::IndexUpdate;
 use crate::{StorageError, Store};
 
 /// What one batch did.
@@ -146,14 +147,35 @@ impl Store {
         self.upsert_prepared_on(batch, self.background.as_deref()).await
     }
 
+    /// [`Store::upsert_prepared_in_background`] that returns once the batch
+    /// is committed, with the search index's share of it still to apply
+    /// ([`Store::index_written`]): a caller with another batch to write
+    /// applies this one meanwhile.
+    pub async fn write_prepared_in_background(
+        &self,
+        batch: PreparedRecalls,
+    ) -> Result<(UpsertOutcome, IndexUpdate), StorageError> {
+        self.write_prepared_on(batch, self.background.as_deref()).await
+    }
+
     async fn upsert_prepared_on(
         &self,
         batch: PreparedRecalls,
         background: Option<&crate::pool::BackgroundWriter>,
     ) -> Result<UpsertOutcome, StorageError> {
+        let (outcome, update) = self.write_prepared_on(batch, background).await?;
+        self.index_written(update).await;
+        Ok(outcome)
+    }
+
+    async fn write_prepared_on(
+        &self,
+        batch: PreparedRecalls,
+        background: Option<&crate::pool::BackgroundWriter>,
+    ) -> Result<(UpsertOutcome, IndexUpdate), StorageError> {
         let PreparedRecalls { rows: prepared, vocabulary } = batch;
         if prepared.is_empty() {
-            return Ok(UpsertOutcome::default());
+            return Ok((UpsertOutcome::default(), self.index_update(0, Vec::new(), Vec::new())));
         }
         let now = now_rfc3339();
 
@@ -226,6 +248,23 @@ impl Store {
                 sqlx::query_scalar(NEXT_GENERATION).fetch_one(&mut *tx).await?
             };
 
+            // On SQLite the rids of new recalls are given here, as SQLite
+            // would give them (the largest so far plus one, in the order
+            // written: `rid` is the table's INTEGER PRIMARY KEY, without
+            // AUTOINCREMENT), so that no statement has to return rows: the
+            // SQLite worker hands rows back one at a time, and a page of
+            // new recalls cost a thread switch for each. The write lock is
+            // held since BEGIN IMMEDIATE, so nobody takes a rid meanwhile.
+            let sqlite = self.backend() == crate::Backend::Sqlite;
+            if sqlite && written.iter().any(|(_, rid)| rid.is_none()) {
+                let mut next: i64 =
+                    sqlx::query_scalar("SELECT COALESCE(MAX(rid), 0) FROM recalls").fetch_one(&mut *tx).await?;
+                for (_, rid) in written.iter_mut().filter(|(_, rid)| rid.is_none()) {
+                    next += 1;
+                    *rid = Some(next);
+                }
+            }
+
             // A changed recall's barcodes are written again with the new ones.
             for chunk in replaced.chunks(CHUNK) {
                 let mut args = Args::in_order(self.backend());
@@ -264,14 +303,20 @@ impl Store {
             } else {
                 ("", "", "")
             };
+            // SQLite: every rid is known (above), so nothing is returned.
+            let (rid_column, returning) = if sqlite { ("rid, ", "") } else { ("", " RETURNING id, rid") };
             let batches = (updates.chunks(WRITE_ROWS).map(|c| (true, c)))
                 .chain(upserts.chunks(WRITE_ROWS).map(|c| (false, c)));
             for (update, chunk) in batches {
                 let mut args = Args::in_order(self.backend());
                 let rows: Vec<String> = chunk
                     .iter()
-                    .map(|&&(r, _)| {
-                        let mut values = vec![
+                    .map(|&&(r, ref rid)| {
+                        let mut values = Vec::with_capacity(16);
+                        if let (true, Some(rid)) = (sqlite, rid) {
+                            values.push(args.int(*rid));
+                        }
+                        values.extend([
                             args.text(r.recall.id.as_str()),
                             args.text(r.recall.agency_code.as_str()),
                             args.text(ymd::format(r.recall.recall_date)),
@@ -285,7 +330,7 @@ impl Store {
                             args.text(now.as_str()),
                             args.text(now.as_str()),
                             args.int(generation),
-                        ];
+                        ]);
                         if send_vectors {
                             // Prepared with the batch, unless a caller
                             // prepared it for the other backend.
@@ -310,7 +355,7 @@ impl Store {
                     )
                 } else {
                     format!(
-                        "INSERT INTO recalls (id, agency_code, recall_date, severity, risk_category, status, \
+                        "INSERT INTO recalls ({rid_column}id, agency_code, recall_date, severity, risk_category, status, \
                          search_title, search_body, doc, content_hash, created_at, updated_at, change_gen{vector_columns}) \
                          VALUES {values} \
                          ON CONFLICT (id) DO UPDATE SET agency_code = excluded.agency_code, \
@@ -318,19 +363,29 @@ impl Store {
                          risk_category = excluded.risk_category, status = excluded.status, \
                          search_title = excluded.search_title, search_body = excluded.search_body, \
                          doc = excluded.doc, content_hash = excluded.content_hash, updated_at = excluded.updated_at, \
-                         change_gen = excluded.change_gen{vectors_from_excluded} \
-                         RETURNING id, rid"
+                         change_gen = excluded.change_gen{vectors_from_excluded}{returning}"
                     )
                 };
-                let stored: Vec<(String, i64)> =
-                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(keep_prepared || !update), args)
-                        .fetch_all(&mut *tx)
+                let persistent = keep_prepared || !update;
+                let rids: HashMap<String, i64> = if sqlite {
+                    bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(persistent), args)
+                        .execute(&mut *tx)
                         .await?;
-                let rids: HashMap<String, i64> = stored.into_iter().collect();
-                for &&(r, _) in chunk {
-                    let rid = *rids.get(r.recall.id.as_str()).ok_or_else(|| {
-                        StorageError::Corrupt(format!("upsert returned no row id for {}", r.recall.id.as_str()))
-                    })?;
+                    HashMap::new()
+                } else {
+                    let stored: Vec<(String, i64)> =
+                        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(persistent), args)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    stored.into_iter().collect()
+                };
+                for &&(r, known) in chunk {
+                    let rid = match known.filter(|_| sqlite) {
+                        Some(rid) => rid,
+                        None => *rids.get(r.recall.id.as_str()).ok_or_else(|| {
+                            StorageError::Corrupt(format!("upsert returned no row id for {}", r.recall.id.as_str()))
+                        })?,
+                    };
                     links.extend(r.gtins.iter().map(|g| (g.as_str(), rid)));
                     outcome.changed_ids.push(r.recall.id.as_str().to_string());
                     if self.search_index.is_some() {
@@ -382,10 +437,7 @@ impl Store {
             }
             (outcome, generation, indexed, documents)
         });
-        if generation > 0 {
-            self.catalogue_written(generation, indexed, documents).await;
-        }
-        Ok(outcome)
+        Ok((outcome, self.index_update(generation, indexed, documents)))
     }
 }
 
