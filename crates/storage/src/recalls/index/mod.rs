@@ -876,12 +876,9 @@ mod tests {
         assert_eq!(compact.stats().dead, 1);
     }
 
-    /// Words remembered across the rows of one write (as `index_sync`
-    /// resolves a page slice by slice) index the rows as plain upserts do:
-    /// a word the index lacked is not remembered, so a later slice finds
-    /// it once an earlier row added it.
-    #[test]
-    fn words_remembered_across_rows_index_as_upserts() {
+    /// Four writes, the second adding the word "zebra" that the later ones
+    /// use too, and the index of them written by plain upserts.
+    fn rows_adding_a_word() -> ([IndexRow; 4], RecallIndex) {
         let rows = [
             row(1, "R-1", "2024-03-01", "crib sheet", "strap"),
             row(2, "R-2", "2024-03-02", "zebra crib", "lamp zebra"),
@@ -890,6 +887,16 @@ mod tests {
         ];
         let mut plain = RecallIndex::default();
         rows.iter().for_each(|r| plain.upsert(r).unwrap());
+        (rows, plain)
+    }
+
+    /// Words remembered across the rows of one write (as `index_sync`
+    /// resolves a page slice by slice) index the rows as plain upserts do:
+    /// a word the index lacked is not remembered, so a later slice finds
+    /// it once an earlier row added it.
+    #[test]
+    fn words_remembered_across_rows_index_as_upserts() {
+        let (rows, plain) = rows_adding_a_word();
 
         let mut remembering = RecallIndex::default();
         remembering.upsert(&rows[0]).unwrap();
@@ -920,14 +927,7 @@ mod tests {
     /// when a write in between added one of its new words.
     #[test]
     fn words_resolved_before_other_writes_index_as_an_upsert() {
-        let rows = [
-            row(1, "R-1", "2024-03-01", "crib sheet", "strap"),
-            row(2, "R-2", "2024-03-02", "zebra crib", "lamp zebra"),
-            row(3, "R-3", "2024-02-01", "zebra lamp", "cribs"),
-            row(1, "R-1", "2024-03-01", "crib sheet zebra", "strap lamp"),
-        ];
-        let mut plain = RecallIndex::default();
-        rows.iter().for_each(|r| plain.upsert(r).unwrap());
+        let (rows, plain) = rows_adding_a_word();
 
         let mut resolved = RecallIndex::default();
         resolved.upsert(&rows[0]).unwrap();
