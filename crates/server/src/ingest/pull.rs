@@ -13,8 +13,8 @@
 //!    the source's breaker, the politeness pause), parsed (Health Canada:
 //!    plus each recall's detail), upserted in one transaction, then its
 //!    quarantined records, the run's counters and the cursor past it are
-//!    committed together. While page N is stored, page N-1's rows go into
-//!    the search index and page N+1 is fetched.
+//!    committed together. While page N is stored, page N+1 is fetched and
+//!    page N-1's rows go into the search index (handed over at its commit).
 //! 4. **End.** Done, `max_pages` reached (the next pull continues), failed
 //!    (fetch, parse or storage: the cursor stays at the failed page), or
 //!    interrupted by shutdown or a lost lease; the run is finished and the
@@ -323,25 +323,31 @@ impl Ingest {
     }
 
     /// Reads and stores pages from `cursor` until the range is done, a
-    /// page fails, or `max_pages` pages are stored. Three pages are in
-    /// flight at once: while page N is written, page N-1's rows go into the
-    /// search index and page N+1 is fetched and parsed.
+    /// page fails, or `max_pages` pages are stored. While a page is
+    /// written, the next one is fetched and parsed, and the one before goes
+    /// into the search index: each page's rows are handed to the index as
+    /// soon as the page commits and applied in commit order beside the
+    /// writes, so searches see a page a few milliseconds after its commit
+    /// (a pause before the next request, `politeness_ms`, does not hold
+    /// them back) and the next page's write does not wait for them.
     async fn pages(&self, context: &RunContext<'_>, cursor: Cursor) -> Outcome {
-        let mut indexing = None;
-        let outcome = self.page_loop(context, cursor, &mut indexing).await;
-        if let Some(update) = indexing {
-            self.store.index_written(update).await;
-        }
+        let (committed, mut to_index) = tokio::sync::mpsc::unbounded_channel::<IndexUpdate>();
+        let index = async {
+            while let Some(update) = to_index.recv().await {
+                self.store.index_written(update).await;
+            }
+        };
+        let (outcome, ()) = tokio::join!(self.page_loop(context, cursor, committed), index);
         outcome
     }
 
-    /// The pages of [`Ingest::pages`]; `indexing` holds the index update of
-    /// the last page written.
+    /// The pages of [`Ingest::pages`]; each committed page's index update
+    /// goes to `committed`.
     async fn page_loop(
         &self,
         context: &RunContext<'_>,
         mut cursor: Cursor,
-        indexing: &mut Option<IndexUpdate>,
+        committed: tokio::sync::mpsc::UnboundedSender<IndexUpdate>,
     ) -> Outcome {
         let max_pages = context.schedule.max_pages;
         let mut stored = 0u32;
@@ -354,26 +360,25 @@ impl Ingest {
             stored += 1;
             let page_next = page.next;
             let prefetch = page_next.filter(|_| stored < max_pages);
-            let previous = indexing.take();
-            // Store this page while the one before goes into the search
-            // index and the next one is on its way.
-            let (written, next, ()) = tokio::join!(
-                self.store_page(context, cursor, page),
+            // Store this page while the next one is on its way.
+            let (written, next) = tokio::join!(
+                async {
+                    let update = self.store_page(context, cursor, page).await?;
+                    // Only fails once the receiver is gone (the pull was
+                    // stopped); a dropped update is read back by the next
+                    // search.
+                    let _ = committed.send(update);
+                    Ok::<(), String>(())
+                },
                 async {
                     match prefetch {
                         Some(next) => Some(self.read_page(context, next).await),
                         None => None,
                     }
-                },
-                async {
-                    if let Some(update) = previous {
-                        self.store.index_written(update).await;
-                    }
                 }
             );
-            match written {
-                Ok(update) => *indexing = Some(update),
-                Err(e) => return Outcome::failed(e),
+            if let Err(e) = written {
+                return Outcome::failed(e);
             }
             match (page_next, next) {
                 (None, _) => return Outcome { error: None, done: true },
