@@ -196,7 +196,8 @@ impl Store {
             // thousands of rows (0.6-1 s per 250 ids; the 100k import test
             // at 682-1,603/s instead of 1,930/s). SQLite has no generic
             // plans; re-preparing there only cost time.
-            let keep_prepared = self.backend() == crate::Backend::Sqlite;
+            let sqlite = self.backend() == crate::Backend::Sqlite;
+            let keep_prepared = sqlite;
             let mut existing: HashMap<String, (i64, String)> = HashMap::new();
             for chunk in prepared.chunks(CHUNK) {
                 let mut args = Args::in_order(self.backend());
@@ -255,7 +256,6 @@ impl Store {
             // SQLite worker hands rows back one at a time, and a page of
             // new recalls cost a thread switch for each. The write lock is
             // held since BEGIN IMMEDIATE, so nobody takes a rid meanwhile.
-            let sqlite = self.backend() == crate::Backend::Sqlite;
             if sqlite && written.iter().any(|(_, rid)| rid.is_none()) {
                 let mut next: i64 =
                     sqlx::query_scalar("SELECT COALESCE(MAX(rid), 0) FROM recalls").fetch_one(&mut *tx).await?;

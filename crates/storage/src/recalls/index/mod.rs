@@ -238,7 +238,7 @@ impl RecallIndex {
     /// same index. Needs only shared access, so a writer does it beside the
     /// searches.
     pub(crate) fn resolve<'a>(&self, row: &'a IndexRow) -> ResolvedWords<'a> {
-        self.resolve_remembering(row, &mut HashMap::new())
+        self.resolve_by(row, |word| self.words.get(word).copied())
     }
 
     /// [`RecallIndex::resolve`] through `found`, the words of earlier rows
@@ -252,18 +252,24 @@ impl RecallIndex {
         row: &'a IndexRow,
         found: &mut HashMap<&'a str, u32>,
     ) -> ResolvedWords<'a> {
+        self.resolve_by(row, |word| match found.get(word) {
+            Some(&number) => Some(number),
+            None => {
+                let number = self.words.get(word).copied()?;
+                found.insert(word, number);
+                Some(number)
+            }
+        })
+    }
+
+    /// `row`'s distinct words, each with the number `number` gives it.
+    fn resolve_by<'a>(
+        &self,
+        row: &'a IndexRow,
+        mut number: impl FnMut(&'a str) -> Option<u32>,
+    ) -> ResolvedWords<'a> {
         let mut look = |text: &'a str| -> Vec<Result<u32, &'a str>> {
-            distinct_words(text)
-                .into_iter()
-                .map(|w| match found.get(w) {
-                    Some(&number) => Ok(number),
-                    None => {
-                        let number = self.words.get(w).copied().ok_or(w)?;
-                        found.insert(w, number);
-                        Ok(number)
-                    }
-                })
-                .collect()
+            distinct_words(text).into_iter().map(|w| number(w).ok_or(w)).collect()
         };
         ResolvedWords { title: look(&row.search_title), body: look(&row.search_body) }
     }
