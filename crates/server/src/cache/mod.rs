@@ -227,7 +227,9 @@ impl ResponseCache {
 
     fn generation_changed(&self, previous: i64, generation: i64) {
         if previous != UNKNOWN_GENERATION {
-            // Old keys can never be asked for again: free their memory now.
+            // Old keys are asked for again only by the searches answered
+            // while the search index catches up with the new generation
+            // (`get_or_load_as_of`): free their memory now.
             self.local.clear();
         }
         tracing::debug!(cache.generation = generation, "catalogue generation changed");
@@ -240,7 +242,28 @@ impl ResponseCache {
         T: Serialize,
         F: Future<Output = Result<T, ApiError>>,
     {
-        let generation = self.generation();
+        self.get_or_load_as_of(class, key, None, load).await
+    }
+
+    /// [`ResponseCache::get_or_load`] for answers that reflect the catalogue
+    /// as of `answers_as_of` when that is older than the generation read
+    /// from the database: the in-memory search index applies a committed
+    /// write a moment after the database has it, and a search answered in
+    /// between would otherwise be kept under the new generation until the
+    /// next one. Keyed by the older generation, it is replaced as soon as
+    /// the index catches up.
+    pub async fn get_or_load_as_of<T, F>(
+        &self,
+        class: CacheClass,
+        key: &str,
+        answers_as_of: Option<i64>,
+        load: F,
+    ) -> Result<Entry, ApiError>
+    where
+        T: Serialize,
+        F: Future<Output = Result<T, ApiError>>,
+    {
+        let generation = answers_as_of.map_or(self.generation(), |as_of| as_of.min(self.generation()));
         if !self.config.enabled || generation == UNKNOWN_GENERATION {
             return serialize(class, &load.await?);
         }

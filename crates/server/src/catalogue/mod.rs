@@ -130,7 +130,8 @@ impl Catalogue {
     /// share the entry of a page (v2 never has an offset).
     pub async fn cached_search(&self, request: &AdvancedSearch) -> Result<Entry, ApiError> {
         let key = key::page(&request.fingerprint(), request.limit, request.offset, request.cursor.as_deref());
-        self.cache.get_or_load(CacheClass::Search, &key, self.search(request)).await
+        let as_of = self.store.search_index_generation();
+        self.cache.get_or_load_as_of(CacheClass::Search, &key, as_of, self.search(request)).await
     }
 
     /// A recall-list page from the response cache, loaded on a miss; shared
@@ -142,7 +143,8 @@ impl Catalogue {
         limit: u32,
     ) -> Result<Entry, ApiError> {
         let key = key::page(&Catalogue::list_fingerprint(&filters, limit), limit, 0, cursor);
-        self.cache.get_or_load(CacheClass::List, &key, self.list(filters, cursor, limit)).await
+        let as_of = self.store.search_index_generation();
+        self.cache.get_or_load_as_of(CacheClass::List, &key, as_of, self.list(filters, cursor, limit)).await
     }
 
     /// `GET /api/v1/recalls`: newest first, filtered.

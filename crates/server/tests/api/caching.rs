@@ -163,6 +163,42 @@ async fn searches_spelled_differently_share_one_entry_and_are_never_stored_by_cl
     }
 }
 
+/// A pull's page is in the database a moment before it is in the search
+/// index (the index applies it beside the next page's write). A search
+/// answered in between reflects the index, so it is kept under the index's
+/// generation, not the newer one the cache read from the database: once
+/// the page is applied, the same search finds the new recall instead of the
+/// answer from before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_answered_before_the_index_has_a_write_is_not_kept_as_the_answer_after_it() {
+    let app = loaded(|_| {}).await;
+    let token = app.admin_token(ADMIN_EMAIL).await;
+    let store = app.state.store();
+    let search = || async {
+        let body = json!({"query": "wombat", "limit": 5});
+        let (status, answer) = json(app.post_json("/api/v1/search/advanced", &body).await).await;
+        assert_eq!(status, 200, "{answer}");
+        answer["data"]["items"].as_array().unwrap().iter().map(|r| r["id"].clone()).collect::<Vec<_>>()
+    };
+    assert!(search().await.is_empty());
+
+    let line =
+        json!({"id": "CPSC-70001", "agencyCode": "CPSC", "title": "Wombat crib", "recallDate": "2024-05-01"});
+    let recall = babyshield_domain::Recall::from_json_line(&line.to_string()).unwrap();
+    let batch = babyshield_storage::recalls::PreparedRecalls::new(vec![recall], store.backend()).unwrap();
+    let (_, update) = store.write_prepared_in_background(batch).await.unwrap();
+    let committed = store.catalogue_generation().await.unwrap();
+    app.state.catalogue().cache().observe_generation(committed);
+    assert_eq!(store.search_index_generation(), Some(committed - 1));
+    assert!(search().await.is_empty(), "the index answers as before the write until it is applied");
+
+    store.index_written(update).await;
+    assert_eq!(search().await, vec![json!("CPSC-70001")]);
+    // The new generation emptied the local tier; the answer from before
+    // the write was kept under the index's generation, never the new one.
+    assert_eq!(counts(&cache_report(&app, &token).await, "search"), (0, 3));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn personal_answers_are_no_store_and_the_cache_page_is_for_admins_only() {
     let app = TestApp::spawn(Db::Sqlite).await;

@@ -10,10 +10,13 @@
 //!   it tells the index the generation it committed, and the next search
 //!   reads and applies the missing rows before it answers
 //!   (read-your-writes);
+//!   An agency pull's page hands its rows back at commit instead
+//!   ([`IndexUpdate`]) and they go in while the next page is written;
 //! - writes by other processes (another instance, the `import` command)
 //!   are seen by [`Store::refresh_search_index`], which the server calls at
 //!   every `cache.generation_poll_ms` (the same bound the response cache
-//!   keeps): searches never pay a database round trip to ask;
+//!   keeps): searches never pay a database round trip to ask. It leaves
+//!   the generations this process committed to their own updates;
 //! - until the first build finishes, and for a query the index does not
 //!   answer, search runs in SQL (`query.rs`).
 //!
@@ -59,6 +62,11 @@ pub(crate) struct SearchIndex {
     /// The newest catalogue generation known to be committed (by a write of
     /// this process, or read by a refresh).
     known: AtomicI64,
+    /// The newest generation a write of this process committed and handed
+    /// back as an [`IndexUpdate`], applied or not: the periodic refresh
+    /// leaves a database that far ahead to that update (applied, or
+    /// dropped and so made `known`) instead of reading its rows back.
+    handed_over: AtomicI64,
     /// Dead document numbers tolerated before a compaction, at least.
     compact_after_dead: u64,
     /// When the last compaction finished.
@@ -185,6 +193,7 @@ impl SearchIndex {
             state: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
             known: AtomicI64::new(0),
+            handed_over: AtomicI64::new(0),
             compact_after_dead,
             compacted: std::sync::Mutex::new(None),
             replaced: std::sync::atomic::AtomicU64::new(0),
@@ -376,6 +385,14 @@ impl Store {
             && query.groups.len() <= super::tiers::MAX_TIERED_GROUPS
     }
 
+    /// The catalogue generation the in-memory index answers as of: every
+    /// write up to it is in, none after it. `None` when disabled or not
+    /// built. During an agency pull it trails the database's by the page
+    /// being applied.
+    pub fn search_index_generation(&self) -> Option<i64> {
+        self.search_index.as_ref().and_then(|s| s.generation())
+    }
+
     /// What the in-memory index holds; `None` when disabled or not built.
     pub fn search_index_stats(&self) -> Option<IndexStats> {
         self.search_index.as_ref().and_then(|s| s.stats())
@@ -395,9 +412,17 @@ impl Store {
         // Asked without the refresh turn first: a write that finds the turn
         // taken leaves its rows to be read back by the next search, so the
         // turn is taken only when the database is ahead of the index (or
-        // behind it, after a restore).
-        let unchanged = slot.generation().is_some_and(|have| have == slot.known.load(Ordering::SeqCst))
-            && slot.generation() == Some(self.catalogue_generation().await?);
+        // behind it, after a restore), and not for the generations this
+        // process committed and has yet to apply: an agency pull applies a
+        // page's rows beside the next page's write, and a refresh reading
+        // them back first made every search wait for it.
+        let unchanged = match slot.generation() {
+            Some(have) if have == slot.known.load(Ordering::SeqCst) => {
+                let database = self.catalogue_generation().await?;
+                database == have || (database > have && database <= slot.handed_over.load(Ordering::SeqCst))
+            }
+            _ => false,
+        };
         let refresh = if unchanged { IndexRefresh::Current } else { self.bring_up_to_date(&slot).await? };
         let crowded = slot.stats().is_some_and(|s| {
             let most = s.recalls.max(slot.compact_after_dead);
@@ -478,6 +503,9 @@ impl Store {
         documents: Vec<super::write::WrittenDocument>,
     ) -> IndexUpdate {
         let slot = self.search_index.clone().filter(|_| generation > 0);
+        if let Some(slot) = &slot {
+            slot.handed_over.fetch_max(generation, Ordering::SeqCst);
+        }
         IndexUpdate { slot, generation, rows, documents }
     }
 
