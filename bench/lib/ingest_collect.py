@@ -79,6 +79,8 @@ def build(a):
     phases = {}
     for run in lines(a.phases):
         entry = wrk_entry(run)
+        # Pages whose rows searches waited to read back from the database.
+        entry["index_writes_left_to_searches"] = run.get("index_writes_left_to_searches")
         during = ingest_during(a.run_dir, run["phase"])
         if during:
             entry["ingest"] = during
