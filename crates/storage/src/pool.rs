@@ -412,6 +412,22 @@ fn create_dir(dir: &Path) -> Result<(), StorageError> {
         .map_err(|e| StorageError::Unavailable(format!("cannot create {}: {e}", dir.display())))
 }
 
+/// A small SQLite database in `dir` for the crate's unit tests.
+#[cfg(test)]
+pub(crate) fn test_sqlite_settings(dir: &std::path::Path) -> DatabaseSettings {
+    DatabaseSettings {
+        url: format!("sqlite://{}", dir.join("test.db").display()),
+        max_connections: 2,
+        min_connections: 0,
+        acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(5),
+        sqlite_mmap_mib: 0,
+        sqlite_cache_mib: 2,
+        breaker: BreakerConfig { failures: 5, window_secs: 30, open_secs: 5 },
+        read_retries: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,18 +435,7 @@ mod tests {
     #[tokio::test]
     async fn sqlite_keeps_no_memory_statistics() {
         let dir = std::env::temp_dir().join(format!("bs-memstatus-{}", std::process::id()));
-        let settings = DatabaseSettings {
-            url: format!("sqlite://{}", dir.join("test.db").display()),
-            max_connections: 2,
-            min_connections: 0,
-            acquire_timeout: Duration::from_secs(5),
-            statement_timeout: Duration::from_secs(5),
-            sqlite_mmap_mib: 0,
-            sqlite_cache_mib: 2,
-            breaker: BreakerConfig { failures: 5, window_secs: 30, open_secs: 5 },
-            read_retries: 0,
-        };
-        let store = Store::connect(&settings).await.unwrap();
+        let store = Store::connect(&test_sqlite_settings(&dir)).await.unwrap();
         store.ping(Duration::from_secs(5)).await.unwrap();
         // With statistics on, SQLite counts every byte it holds (its page
         // cache and schema at least); off, the counter stays at zero.

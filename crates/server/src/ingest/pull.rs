@@ -83,6 +83,12 @@ pub struct Ingest {
 /// several sources at once can use an idle machine.
 const BACKGROUND_THREADS: usize = 0;
 
+/// How long a page's index update waits for the refresh turn when a
+/// catch-up or a compaction's last step holds it (milliseconds, usually)
+/// before its rows are left to the searches to read back; a first build
+/// of a large catalogue holds it longer, and pages would pile up.
+const INDEX_TURN_PATIENCE: Duration = Duration::from_secs(1);
+
 /// How the page loop ended.
 struct Outcome {
     error: Option<String>,
@@ -334,7 +340,7 @@ impl Ingest {
         let (committed, mut to_index) = tokio::sync::mpsc::unbounded_channel::<IndexUpdate>();
         let index = async {
             while let Some(update) = to_index.recv().await {
-                self.store.index_written(update).await;
+                self.store.index_written_waiting(update, INDEX_TURN_PATIENCE).await;
             }
         };
         let (outcome, ()) = tokio::join!(self.page_loop(context, cursor, committed), index);

@@ -461,7 +461,23 @@ impl Store {
     /// Either way the write's caller finds its rows searchable when this
     /// returns, and searches never wait for the rows of a write they could
     /// not have known about.
-    pub async fn index_written(&self, mut update: IndexUpdate) {
+    pub async fn index_written(&self, update: IndexUpdate) {
+        self.apply_written(update, None).await
+    }
+
+    /// [`Store::index_written`] for an update nobody waits on (an agency
+    /// pull applies each page's beside its next page's write): when a
+    /// catch-up or the last step of a compaction holds the refresh turn,
+    /// it waits for the turn, up to `patience`, instead of leaving its rows
+    /// for the next search to read back while every search waits. Until
+    /// then searches answer as before the write. A first build holds the
+    /// turn for seconds (about 40 per million recalls); past `patience`
+    /// the rows are left to the searches as by [`Store::index_written`].
+    pub async fn index_written_waiting(&self, update: IndexUpdate, patience: std::time::Duration) {
+        self.apply_written(update, Some(patience)).await
+    }
+
+    async fn apply_written(&self, mut update: IndexUpdate, patience: Option<std::time::Duration>) {
         let Some(slot) = update.slot.take() else { return };
         let (generation, rows, documents) =
             (update.generation, std::mem::take(&mut update.rows), std::mem::take(&mut update.documents));
@@ -475,7 +491,11 @@ impl Store {
         // A write never waits for the index: while a build or catch-up holds
         // the turn (a first build takes about 40 s per million recalls) the
         // rows are left to the next search or refresh, which read them back.
-        let Ok(turn) = slot.refresh.try_lock() else {
+        let turn = match patience {
+            None => slot.refresh.try_lock().ok(),
+            Some(patience) => tokio::time::timeout(patience, slot.refresh.lock()).await.ok(),
+        };
+        let Some(turn) = turn else {
             metrics::counter!("search_index_writes_left_to_searches_total").increment(1);
             slot.know(generation);
             return;
@@ -639,5 +659,70 @@ impl Store {
             "search index built"
         );
         Ok(Indexed { index, generation })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use babyshield_domain::Recall;
+
+    use super::*;
+    use crate::recalls::PreparedRecalls;
+
+    /// A pull's page update waits for a refresh turn held by someone else
+    /// instead of leaving its rows to the searches, while searches keep
+    /// answering as before it; past its patience it leaves them as
+    /// `index_written` does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_page_update_waits_for_the_refresh_turn_up_to_its_patience() {
+        let dir = std::env::temp_dir().join(format!("bs-index-turn-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store =
+            Store::connect(&crate::pool::test_sqlite_settings(&dir)).await.unwrap().with_search_index();
+        store.migrate().await.unwrap();
+        assert!(matches!(store.refresh_search_index().await.unwrap(), IndexRefresh::Built { .. }));
+        let slot = store.search_index.clone().unwrap();
+        let write = |id: &str| {
+            let line = format!(
+                r#"{{"id": "{id}", "agencyCode": "CPSC", "title": "Quokka crib", "recallDate": "2024-05-01"}}"#
+            );
+            let batch =
+                PreparedRecalls::new(vec![Recall::from_json_line(&line).unwrap()], store.backend()).unwrap();
+            let store = store.clone();
+            async move { store.write_prepared_in_background(batch).await.unwrap().1 }
+        };
+        let before = slot.generation().unwrap();
+
+        // Waits while the turn is held, and applies the rows itself.
+        let update = write("CPSC-80001").await;
+        let turn = slot.refresh.lock().await;
+        let applying = tokio::spawn({
+            let store = store.clone();
+            async move { store.index_written_waiting(update, Duration::from_secs(30)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!applying.is_finished());
+        assert_eq!(slot.generation(), Some(before), "searches answer as before the write");
+        assert_eq!(slot.known.load(Ordering::SeqCst), before, "and do not wait for a read-back");
+        drop(turn);
+        applying.await.unwrap();
+        assert_eq!(slot.generation(), Some(before + 1));
+        assert_eq!(store.search_index_stats().unwrap().recalls, 1);
+
+        // Past its patience the rows are left to the next search.
+        let update = write("CPSC-80002").await;
+        let turn = slot.refresh.lock().await;
+        store.index_written_waiting(update, Duration::from_millis(20)).await;
+        assert_eq!(slot.generation(), Some(before + 1));
+        assert_eq!(slot.known.load(Ordering::SeqCst), before + 2);
+        drop(turn);
+        assert!(store.current_search_index().await.unwrap().is_some());
+        assert_eq!(slot.generation(), Some(before + 2), "the next search read the rows back");
+        assert_eq!(store.search_index_stats().unwrap().recalls, 2);
+
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
