@@ -130,8 +130,7 @@ impl Catalogue {
     /// share the entry of a page (v2 never has an offset).
     pub async fn cached_search(&self, request: &AdvancedSearch) -> Result<Entry, ApiError> {
         let key = key::page(&request.fingerprint(), request.limit, request.offset, request.cursor.as_deref());
-        let as_of = self.store.search_index_generation();
-        self.cache.get_or_load_as_of(CacheClass::Search, &key, as_of, self.search(request)).await
+        self.cached_from_index(CacheClass::Search, &key, self.search(request)).await
     }
 
     /// A recall-list page from the response cache, loaded on a miss; shared
@@ -143,8 +142,20 @@ impl Catalogue {
         limit: u32,
     ) -> Result<Entry, ApiError> {
         let key = key::page(&Catalogue::list_fingerprint(&filters, limit), limit, 0, cursor);
+        self.cached_from_index(CacheClass::List, &key, self.list(filters, cursor, limit)).await
+    }
+
+    /// A page the in-memory search index answers, from the response cache:
+    /// kept under the generation the index answers as of, which trails the
+    /// database's while a pull's page is applied.
+    async fn cached_from_index(
+        &self,
+        class: CacheClass,
+        key: &str,
+        load: impl Future<Output = Result<ResultPage, ApiError>>,
+    ) -> Result<Entry, ApiError> {
         let as_of = self.store.search_index_generation();
-        self.cache.get_or_load_as_of(CacheClass::List, &key, as_of, self.list(filters, cursor, limit)).await
+        self.cache.get_or_load_as_of(class, key, as_of, load).await
     }
 
     /// `GET /api/v1/recalls`: newest first, filtered.

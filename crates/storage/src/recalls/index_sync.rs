@@ -9,9 +9,9 @@
 //!   it returns when the index stands at the generation before; otherwise
 //!   it tells the index the generation it committed, and the next search
 //!   reads and applies the missing rows before it answers
-//!   (read-your-writes);
-//!   An agency pull's page hands its rows back at commit instead
-//!   ([`IndexUpdate`]) and they go in while the next page is written;
+//!   (read-your-writes). An agency pull's page hands its rows back at
+//!   commit instead ([`IndexUpdate`]) and they go in while the next page
+//!   is written;
 //! - writes by other processes (another instance, the `import` command)
 //!   are seen by [`Store::refresh_search_index`], which the server calls at
 //!   every `cache.generation_poll_ms` (the same bound the response cache
@@ -62,6 +62,12 @@ pub(crate) struct SearchIndex {
     /// The newest catalogue generation known to be committed (by a write of
     /// this process, or read by a refresh).
     known: AtomicI64,
+    /// The serving index's generation ([`NOT_BUILT`] before the first
+    /// build), stored under the write lock wherever it changes (a write's
+    /// last slice, a replacement), so that reading it takes no lock: the
+    /// response cache asks for it on every cached search, hits included,
+    /// and must not wait behind a write's hold.
+    serving: AtomicI64,
     /// The newest generation a write of this process committed and handed
     /// back as an [`IndexUpdate`], applied or not: the periodic refresh
     /// leaves a database that far ahead to that update (applied, or
@@ -177,6 +183,9 @@ impl Default for SearchCaches {
     }
 }
 
+/// [`SearchIndex::serving`] before the first build.
+const NOT_BUILT: i64 = i64::MIN;
+
 /// Dead document numbers (old versions of changed recalls) tolerated
 /// before a compaction, at least; beyond that, as many as live ones.
 const COMPACT_AFTER_DEAD: u64 = 10_000;
@@ -193,6 +202,7 @@ impl SearchIndex {
             state: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
             known: AtomicI64::new(0),
+            serving: AtomicI64::new(NOT_BUILT),
             handed_over: AtomicI64::new(0),
             compact_after_dead,
             compacted: std::sync::Mutex::new(None),
@@ -203,7 +213,7 @@ impl SearchIndex {
     }
 
     fn generation(&self) -> Option<i64> {
-        self.read().as_ref().map(|s| s.generation)
+        Some(self.serving.load(Ordering::SeqCst)).filter(|&generation| generation != NOT_BUILT)
     }
 
     pub(crate) fn stats(&self) -> Option<IndexStats> {
@@ -262,6 +272,7 @@ impl SearchIndex {
         }
         if let Some(indexed) = self.write().as_mut() {
             indexed.generation = generation;
+            self.serving.store(generation, Ordering::SeqCst);
         }
         Ok(())
     }
@@ -277,6 +288,7 @@ impl SearchIndex {
             if let Some(levels) = &self.levels {
                 levels.clear();
             }
+            self.serving.store(indexed.generation, Ordering::SeqCst);
             state.replace(indexed)
         };
         if let Some(old) = old {
@@ -491,6 +503,7 @@ impl Store {
         // A write never waits for the index: while a build or catch-up holds
         // the turn (a first build takes about 40 s per million recalls) the
         // rows are left to the next search or refresh, which read them back.
+        // A pull's update, which nobody waits on, waits up to `patience`.
         let turn = match patience {
             None => slot.refresh.try_lock().ok(),
             Some(patience) => tokio::time::timeout(patience, slot.refresh.lock()).await.ok(),
