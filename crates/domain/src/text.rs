@@ -7,31 +7,56 @@
 /// non-alphanumeric character into a space, collapses spaces and trims.
 pub fn normalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut pending_space = false;
-    for lower in s.chars().flat_map(char::to_lowercase) {
-        if is_combining_mark(lower) {
-            // Decomposed accents ("e\u{301}") and the dot of lowercased 'İ'.
+    push_normalized(&mut out, s);
+    out
+}
+
+/// Appends `normalize(s)` to `out`, one space apart from what `out` already
+/// holds: `normalize(a + " " + b)` without building the joined string.
+fn push_normalized(out: &mut String, s: &str) {
+    // A part always starts a new word (as after the space that would join
+    // it); `out.is_empty()` keeps the first word from getting one.
+    let mut pending_space = true;
+    for c in s.chars() {
+        // ASCII, nearly all recall text, takes the short way: its lowercase
+        // is one ASCII char, it is never a combining mark or an accented
+        // letter, and its alphanumerics are `is_ascii_alphanumeric`.
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push(c.to_ascii_lowercase());
+            } else {
+                pending_space = true;
+            }
             continue;
         }
-        let folded = fold_latin(lower);
-        let word_char = match folded {
-            Some(_) => true,
-            None => lower.is_alphanumeric(),
-        };
-        if !word_char {
-            pending_space = true;
-            continue;
-        }
-        if pending_space && !out.is_empty() {
-            out.push(' ');
-        }
-        pending_space = false;
-        match folded {
-            Some(ascii) => out.push_str(ascii),
-            None => out.push(lower),
+        for lower in c.to_lowercase() {
+            if is_combining_mark(lower) {
+                // Decomposed accents ("e\u{301}") and the dot of lowercased 'İ'.
+                continue;
+            }
+            let folded = fold_latin(lower);
+            let word_char = match folded {
+                Some(_) => true,
+                None => lower.is_alphanumeric(),
+            };
+            if !word_char {
+                pending_space = true;
+                continue;
+            }
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            match folded {
+                Some(ascii) => out.push_str(ascii),
+                None => out.push(lower),
+            }
         }
     }
-    out
 }
 
 fn is_combining_mark(c: char) -> bool {
@@ -95,8 +120,11 @@ impl SearchDocument {
 }
 
 fn join_normalized<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
-    let joined: Vec<&str> = parts.into_iter().flatten().collect();
-    normalize(&joined.join(" "))
+    let mut out = String::new();
+    for part in parts.into_iter().flatten() {
+        push_normalized(&mut out, part);
+    }
+    out
 }
 
 /// Edit distance between `a` and `b` (bytes) when it is at most `max`,
@@ -211,6 +239,22 @@ mod tests {
         assert_eq!(typo_budget("stroller"), 2);
     }
 
+    /// `normalize` spelled out the plain way, every character through the
+    /// Unicode tables: the reference for its ASCII short way.
+    fn normalize_char_by_char(s: &str) -> String {
+        let spaced: String = s
+            .chars()
+            .flat_map(char::to_lowercase)
+            .filter(|c| !is_combining_mark(*c))
+            .map(|c| match fold_latin(c) {
+                Some(ascii) => ascii.to_string(),
+                None if c.is_alphanumeric() => c.to_string(),
+                None => " ".to_string(),
+            })
+            .collect();
+        spaced.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+
     /// Unbounded reference implementation.
     fn levenshtein(a: &[u8], b: &[u8]) -> usize {
         let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -232,6 +276,22 @@ mod tests {
             let exact = levenshtein(a.as_bytes(), b.as_bytes());
             let expected = (exact <= max).then_some(exact);
             prop_assert_eq!(bounded_levenshtein(&a, &b, max), expected);
+        }
+
+        #[test]
+        fn normalize_takes_ascii_the_short_way_without_changing_a_word(
+            s in "([ -~]|\\PC|[\u{300}-\u{36f}]|[ÀÉİßœŁ]){0,40}"
+        ) {
+            prop_assert_eq!(normalize(&s), normalize_char_by_char(&s));
+        }
+
+        #[test]
+        fn search_text_parts_normalize_as_their_joined_text(
+            parts in proptest::collection::vec(proptest::option::of("([ -~]|\\PC|\u{301}){0,12}"), 0..6)
+        ) {
+            let joined: Vec<&str> = parts.iter().flatten().map(String::as_str).collect();
+            let document = SearchDocument::from_parts(parts.iter().map(Option::as_deref), []);
+            prop_assert_eq!(document.title, normalize(&joined.join(" ")));
         }
 
         #[test]

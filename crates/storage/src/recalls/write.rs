@@ -69,15 +69,25 @@ impl PreparedRecalls {
         }
         let mut rows = Vec::with_capacity(latest.len());
         let mut vocabulary = BTreeSet::new();
+        let mut doc_capacity = 2048;
         for (i, recall) in batch.into_iter().enumerate() {
             if latest.get(recall.id.as_str()) != Some(&i) {
                 continue;
             }
-            let doc = serde_json::to_string(&recall)?;
+            // Sized like the document before it: growing a string from
+            // empty copies it about ten times on the way to 1-2 KB.
+            let mut doc = Vec::with_capacity(doc_capacity);
+            serde_json::to_writer(&mut doc, &recall)?;
+            doc_capacity = doc.len() + doc.len() / 4;
+            let doc = String::from_utf8(doc).map_err(|e| StorageError::Corrupt(e.to_string()))?;
             let hash = hex(&Sha256::digest(doc.as_bytes()));
             let document = recall.search_document();
             for word in document.title.split(' ').chain(document.body.split(' ')) {
-                if VOCABULARY_WORD_LEN.contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase()) {
+                // Most words of a batch are already in: look before copying.
+                if VOCABULARY_WORD_LEN.contains(&word.len())
+                    && word.bytes().all(|b| b.is_ascii_lowercase())
+                    && !vocabulary.contains(word)
+                {
                     vocabulary.insert(word.to_string());
                 }
             }
@@ -476,7 +486,13 @@ fn tsvector_literal<'a>(words: impl Iterator<Item = &'a str>) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -486,6 +502,15 @@ pub(crate) fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_hashes_are_lowercase_hex_of_the_digest() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        assert_eq!(
+            hex(&Sha256::digest(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn search_vectors_hold_each_word_once_verbatim_and_escaped() {
