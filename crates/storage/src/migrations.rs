@@ -28,6 +28,7 @@ const SQLITE: &[MigrationFile] = migration_list!("sqlite":
     9 => "0009_write_cost.sql",
     10 => "0010_change_generation.sql",
     11 => "0011_bulk_load.sql",
+    13 => "0013_fts_delete_merge.sql",
 );
 const POSTGRES: &[MigrationFile] = migration_list!("postgres":
     1 => "0001_agencies.sql",
@@ -107,5 +108,32 @@ impl Store {
         let applied = applied.unwrap_or(0);
         let pending = migrator.iter().filter(|m| m.version > applied).count();
         Ok(MigrationStatus { applied, latest, pending })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_full_text_index_waits_for_half_dead_entries_before_merging_them_away() {
+        let dir = std::env::temp_dir().join(format!("bs-migrate-fts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::connect(&crate::pool::test_sqlite_settings(&dir)).await.unwrap();
+        let status = store.migrate().await.unwrap();
+        assert_eq!((status.applied, status.pending), (13, 0));
+        let crate::Pool::Sqlite(pool) = store.pool() else { unreachable!("a SQLite store") };
+        // FTS5 keeps its options in the table's config shadow table and
+        // reads them from there when it opens the index.
+        let delete_merge: i64 =
+            sqlx::query_scalar("SELECT v FROM recalls_fts_config WHERE k = 'deletemerge'")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        assert_eq!(delete_merge, 50);
+        // Migrating again changes nothing.
+        assert_eq!(store.migrate().await.unwrap().pending, 0);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
