@@ -25,6 +25,7 @@ crate::on_both_databases!(
     statistics_count_by_agency_severity_category_and_month,
     import_is_idempotent_and_reports_bad_lines_by_number,
     a_batch_of_new_changed_and_unchanged_recalls_keeps_search_and_barcodes_exact,
+    changed_recalls_with_hundreds_of_barcodes_keep_exactly_the_ones_they_still_carry,
     recall_list_filters_and_pages_newest_first,
     lookups_that_arrive_together_share_queries_and_each_gets_its_own_answer,
 );
@@ -354,11 +355,24 @@ fn recall_line(id: &str, title: &str, date: &str, status: &str, code: &str) -> S
 async fn a_batch_of_new_changed_and_unchanged_recalls_keeps_search_and_barcodes_exact(db: Db) {
     let app = TestApp::spawn(db).await;
     let date = |i: u64| format!("20{:02}-{:02}-{:02}", 15 + (i * 7) % 9, 1 + (i * 5) % 12, 1 + (i * 11) % 28);
-    let first: String = (0..30)
+    // Changed recalls with several barcodes: some kept, some lost, some
+    // gained, one handed over to a new recall.
+    let coded = |id: &str, title: &str, codes: &[u64]| {
+        let upcs: Vec<String> = codes.iter().map(|&c| upc(c)).collect();
+        format!(
+            "{}\n",
+            json!({"id": id, "agencyCode": "CPSC", "title": title, "recallDate": "2020-05-05", "upcs": upcs})
+        )
+    };
+    let mut first: String = (0..30)
         .map(|i| recall_line(&format!("MIX-{i}"), &format!("Widget alpha {i}"), &date(i), "open", &upc(i)))
         .collect();
+    first += &coded("CODES-1", "Stroller one", &[501, 502, 503]);
+    first += &coded("CODES-2", "Stroller two", &[504]);
+    first += &coded("CODES-3", "Stroller three", &[505, 506]);
+    first += &coded("CODES-4", "Stroller four", &[507]);
     let report = app.import(&first).await;
-    assert_eq!((report.inserted, report.rejected), (30, 0), "{:?}", report.rejections);
+    assert_eq!((report.inserted, report.rejected), (34, 0), "{:?}", report.rejections);
 
     // MIX-0..9 unchanged; 10..19 new title and barcode; 20..24 new title
     // and a new date; 25..27 only closed (the text and date stay); 28..29
@@ -379,8 +393,13 @@ async fn a_batch_of_new_changed_and_unchanged_recalls_keeps_search_and_barcodes_
                 &recall_line(&format!("NEW-{i}"), &format!("Novel delta {n}"), &date(n), "open", &upc(n));
         }
     }
+    second += &coded("CODES-1", "Stroller one revised", &[502, 508]);
+    second += &coded("CODES-2", "Stroller two revised", &[]);
+    second += &coded("CODES-3", "Stroller three revised", &[506, 505]);
+    second += &coded("CODES-4", "Stroller four revised", &[]);
+    second += &coded("CODES-5", "Stroller five", &[507]);
     let report = app.import(&second).await;
-    assert_eq!((report.inserted, report.updated, report.unchanged), (10, 20, 10), "{report:?}");
+    assert_eq!((report.inserted, report.updated, report.unchanged), (11, 24, 10), "{report:?}");
 
     let sorted_ids = |body: &Value| {
         let mut found = ids(body);
@@ -418,12 +437,59 @@ async fn a_batch_of_new_changed_and_unchanged_recalls_keeps_search_and_barcodes_
     let (_, old) = search(&app, json!({"query": "gamma", "date_from": date(21), "date_to": date(21)})).await;
     assert_eq!(old["data"]["total"], 0, "{old}");
     // Replaced barcodes point nowhere; new ones and kept ones to their recall.
-    for (code, expected) in [(upc(12), vec![]), (upc(112), vec!["MIX-12"]), (upc(22), vec!["MIX-22"])] {
+    for (code, expected) in [
+        (upc(12), vec![]),
+        (upc(112), vec!["MIX-12"]),
+        (upc(22), vec!["MIX-22"]),
+        (upc(501), vec![]),
+        (upc(502), vec!["CODES-1"]),
+        (upc(503), vec![]),
+        (upc(508), vec!["CODES-1"]),
+        (upc(504), vec![]),
+        (upc(505), vec!["CODES-3"]),
+        (upc(506), vec!["CODES-3"]),
+        (upc(507), vec!["CODES-5"]),
+    ] {
         let (_, body) = json(app.get(&format!("/api/v1/lookup/barcode/{code}")).await).await;
         assert_eq!(ids(&body), expected, "{code}: {body}");
     }
     let (_, closed) = json(app.get("/api/v1/recall/MIX-27").await).await;
     assert_eq!(closed["data"]["status"], "closed", "{closed}");
+}
+
+/// The barcodes a changed recall lost are removed in statements bounded by
+/// their parameters; recalls with hundreds of barcodes each split them.
+async fn changed_recalls_with_hundreds_of_barcodes_keep_exactly_the_ones_they_still_carry(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let line = |i: u64, title: &str, codes: std::ops::Range<u64>| {
+        let upcs: Vec<String> = codes.map(upc).collect();
+        format!(
+            "{}\n",
+            json!({"id": format!("MANY-{i}"), "agencyCode": "CPSC", "title": title, "recallDate": "2021-03-03", "upcs": upcs})
+        )
+    };
+    // Recall i carries codes 10,000 + 1,000 i .. + 600; the change keeps the
+    // last 400 of them and adds 200 more.
+    let base = |i: u64| 10_000 + 1_000 * i;
+    let first: String = (0..4).map(|i| line(i, "Crib bumper", base(i)..base(i) + 600)).collect();
+    let report = app.import(&first).await;
+    assert_eq!((report.inserted, report.rejected), (4, 0), "{:?}", report.rejections);
+    let second: String =
+        (0..4).map(|i| line(i, "Crib bumper revised", base(i) + 200..base(i) + 800)).collect();
+    let report = app.import(&second).await;
+    assert_eq!((report.updated, report.rejected), (4, 0), "{:?}", report.rejections);
+    for i in 0..4 {
+        let id = format!("MANY-{i}");
+        for (offset, carried) in
+            [(0, false), (199, false), (200, true), (599, true), (600, true), (799, true), (800, false)]
+        {
+            let code = upc(base(i) + offset);
+            let (status, body) = json(app.get(&format!("/api/v1/lookup/barcode/{code}")).await).await;
+            assert_eq!(status, 200, "{body}");
+            let expected: Vec<String> = if carried { vec![id.clone()] } else { Vec::new() };
+            assert_eq!(ids(&body), expected, "{id}, code {offset}: {body}");
+        }
+    }
 }
 
 /// Detail and barcode lookups that arrive together share one query

@@ -125,6 +125,9 @@ pub(crate) struct WrittenDocument {
 const CHUNK: usize = 250;
 /// Recalls per multi-row upsert (13 parameters each).
 const WRITE_ROWS: usize = 40;
+/// Most parameters of one statement that removes the barcodes changed
+/// recalls no longer carry (a recall id, and a pair per barcode kept).
+const STALE_LINK_PARAMS: usize = 4 * CHUNK;
 /// Takes the catalogue's next generation (the row stays locked until commit).
 pub(super) const NEXT_GENERATION: &str =
     "UPDATE catalogue_generation SET generation = generation + 1 WHERE singleton = 1 RETURNING generation";
@@ -238,6 +241,7 @@ impl Store {
                     }
                 }
             }
+            replaced.sort_unstable();
             // SQLite's FTS5 adds to its in-memory index only while rowids
             // ascend; a lower rowid flushes it to disk as a new segment, and
             // merging those costs more than the rows themselves (a batch in
@@ -273,14 +277,6 @@ impl Store {
                     next += 1;
                     *rid = Some(next);
                 }
-            }
-
-            // A changed recall's barcodes are written again with the new ones.
-            for chunk in replaced.chunks(CHUNK) {
-                let mut args = Args::in_order(self.backend());
-                let list: Vec<String> = chunk.iter().map(|rid| args.int(*rid)).collect();
-                let sql = format!("DELETE FROM recall_gtins WHERE recall_rid IN ({})", list.join(", "));
-                bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(keep_prepared), args).execute(&mut *tx).await?;
             }
 
             // New and changed recalls in multi-row statements, a few per
@@ -421,12 +417,63 @@ impl Store {
                 }
             }
 
-            for chunk in links.chunks(CHUNK / 2) {
+            // A changed recall keeps the barcodes it still carries: only the
+            // ones it lost are deleted, and its others inserted where
+            // missing. A revised recall nearly always names the same
+            // products, and deleting and inserting them again rewrote both
+            // barcode indexes for nothing.
+            let mut still: HashMap<i64, Vec<&str>> = HashMap::new();
+            let mut added: Vec<(&str, i64)> = Vec::new();
+            for &(gtin, rid) in &links {
+                match replaced.binary_search(&rid) {
+                    Ok(_) => still.entry(rid).or_default().push(gtin),
+                    Err(_) => added.push((gtin, rid)),
+                }
+            }
+            let bound = |rid: &i64| 1 + 2 * still.get(rid).map_or(0, Vec::len);
+            let mut rest: &[i64] = &replaced;
+            while !rest.is_empty() {
+                // As many recalls as fit in one statement's parameters (a
+                // recall may carry up to a thousand barcodes).
+                let mut take = 1;
+                let mut params = bound(&rest[0]);
+                while take < rest.len().min(CHUNK) && params + bound(&rest[take]) <= STALE_LINK_PARAMS {
+                    params += bound(&rest[take]);
+                    take += 1;
+                }
+                let (chunk, later) = rest.split_at(take);
+                rest = later;
                 let mut args = Args::in_order(self.backend());
-                let rows: Vec<String> =
-                    chunk.iter().map(|(gtin, rid)| format!("({}, {})", args.text(*gtin), args.int(*rid))).collect();
-                let sql = format!("INSERT INTO recall_gtins (gtin, recall_rid) VALUES {}", rows.join(", "));
-                bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *tx).await?;
+                let rids: Vec<String> = chunk.iter().map(|rid| args.int(*rid)).collect();
+                let current: Vec<String> = chunk
+                    .iter()
+                    .flat_map(|rid| still.get(rid).into_iter().flatten().map(move |gtin| (*gtin, *rid)))
+                    .map(|(gtin, rid)| format!("({}, {})", args.text(gtin), args.int(rid)))
+                    .collect();
+                let mut sql = format!("DELETE FROM recall_gtins WHERE recall_rid IN ({})", rids.join(", "));
+                // Its shape depends on how many barcodes each recall has:
+                // not worth a place in the connection's statement cache.
+                let persistent = keep_prepared && current.is_empty();
+                if !current.is_empty() {
+                    sql += &format!(" AND (gtin, recall_rid) NOT IN (VALUES {})", current.join(", "));
+                }
+                bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(persistent), args)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let kept: Vec<(&str, i64)> =
+                still.iter().flat_map(|(rid, gtins)| gtins.iter().map(move |gtin| (*gtin, *rid))).collect();
+            for (rows, on_conflict) in [(&added, ""), (&kept, " ON CONFLICT DO NOTHING")] {
+                for chunk in rows.chunks(CHUNK / 2) {
+                    let mut args = Args::in_order(self.backend());
+                    let rows: Vec<String> = chunk
+                        .iter()
+                        .map(|(gtin, rid)| format!("({}, {})", args.text(*gtin), args.int(*rid)))
+                        .collect();
+                    let sql =
+                        format!("INSERT INTO recall_gtins (gtin, recall_rid) VALUES {}{on_conflict}", rows.join(", "));
+                    bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *tx).await?;
+                }
             }
 
             if !outcome.changed_ids.is_empty() {
