@@ -1,8 +1,10 @@
-//! Lowercase hex, the text form used for every digest and MAC this crate stores.
+//! Lowercase hex, the text form of every digest and MAC BabyShield stores
+//! or sends (audit chain, opaque tokens, content hashes, cache keys, ETags,
+//! webhook signatures).
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
-pub(crate) fn to_hex(bytes: &[u8]) -> String {
+pub fn to_hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
         out.push(DIGITS[usize::from(byte >> 4)] as char);

@@ -14,6 +14,7 @@ pub mod token;
 pub use audit::{AuditChain, AuditRecord, BreakKind, ChainBreak, GENESIS, hash_ip};
 pub use email::{EmailError, normalize_email};
 pub use field::{BlindIndex, DataKeyRing, FieldError, sealed_kid};
+pub use hex::to_hex;
 pub use opaque::{new_opaque_token, token_digest};
 pub use password::{
     PasswordError, PasswordParams, PolicyError, check_policy, dummy_hash, hash_password, needs_rehash,

@@ -35,9 +35,7 @@ pub fn etag_for(data: &[u8]) -> HeaderValue {
     let digest = Sha256::digest(data);
     let mut tag = String::with_capacity(20);
     tag.push_str("W/\"");
-    for byte in &digest[..8] {
-        tag.push_str(&format!("{byte:02x}"));
-    }
+    tag.push_str(&babyshield_security::to_hex(&digest[..8]));
     tag.push('"');
     HeaderValue::from_str(&tag).expect("hex is a valid header value")
 }

@@ -1,21 +1,18 @@
 //! Cache keys for requests whose canonical form is not a single value:
 //! pages of search results and of the recall list.
 
+use babyshield_security::to_hex;
 use sha2::{Digest, Sha256};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// A page of results: the query's fingerprint (which already ignores how
 /// the JSON spelled it), the page size and position. Cursors are long and
 /// client-supplied, so only their digest goes into the key.
 pub fn page(fingerprint: &[u8; 32], limit: u32, offset: u32, cursor: Option<&str>) -> String {
     let cursor = match cursor {
-        Some(token) => hex(&Sha256::digest(token.as_bytes())[..16]),
+        Some(token) => to_hex(&Sha256::digest(token.as_bytes())[..16]),
         None => "-".to_string(),
     };
-    format!("{}:l{limit}:o{offset}:c{cursor}", hex(fingerprint))
+    format!("{}:l{limit}:o{offset}:c{cursor}", to_hex(fingerprint))
 }
 
 #[cfg(test)]

@@ -201,7 +201,7 @@ fn generate(name: &str) -> String {
     if KEY_RINGS.contains(&name) {
         let mut id = [0u8; 4];
         rand::rng().fill_bytes(&mut id);
-        let kid: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let kid = babyshield_security::to_hex(&id);
         format!("k{kid}:{secret}")
     } else {
         secret

@@ -204,7 +204,7 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
     mac.update(b".");
     mac.update(body);
     let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = babyshield_security::to_hex(&digest);
     format!("t={t},v1={hex}")
 }
 

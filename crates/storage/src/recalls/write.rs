@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use babyshield_domain::{Recall, ymd};
+use babyshield_security::to_hex;
 use sha2::{Digest, Sha256};
 
 use super::args::{Args, bind_args};
@@ -80,7 +81,7 @@ impl PreparedRecalls {
             serde_json::to_writer(&mut doc, &recall)?;
             doc_capacity = doc.len() + doc.len() / 4;
             let doc = String::from_utf8(doc).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-            let hash = hex(&Sha256::digest(doc.as_bytes()));
+            let hash = to_hex(&Sha256::digest(doc.as_bytes()));
             let document = recall.search_document();
             for word in document.title.split(' ').chain(document.body.split(' ')) {
                 // Most words of a batch are already in: look before copying.
@@ -532,16 +533,6 @@ fn tsvector_literal<'a>(words: impl Iterator<Item = &'a str>) -> String {
     literal
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
-}
-
 pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
@@ -552,9 +543,9 @@ mod tests {
 
     #[test]
     fn content_hashes_are_lowercase_hex_of_the_digest() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        assert_eq!(to_hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
         assert_eq!(
-            hex(&Sha256::digest(b"abc")),
+            to_hex(&Sha256::digest(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
