@@ -11,11 +11,14 @@
 //! at 110,000 recalls served 20-40 % more requests with the same CPU, and
 //! 15-20 % more at a million (`docs/PERFORMANCE.md`, stop 20).
 //!
-//! Freed pages are returned to the system at once (`purge_delay` 0, not
-//! mimalloc's 10 ms): 20 concurrent 4 MB photo scans peaked at 318 MB with
-//! the delay and 257 MB without it (target: under 300 MB), and searches at a
-//! million recalls measured the same either way. SQLite's own allocations
-//! still go through the C library's malloc.
+//! The server returns freed pages to the system at once (`purge_delay` 0,
+//! not mimalloc's 10 ms): 20 concurrent 4 MB photo scans peaked at 318 MB
+//! with the delay and 257 MB without it (target: under 300 MB), and searches
+//! at a million recalls measured the same either way. The other commands
+//! keep the delay: an import frees and takes back its batches' memory over
+//! and over, and purging at once made the kernel hand the same pages back,
+//! zeroed, at each fault (a 1M import: 4-5 s more system CPU, 1-3 s longer).
+//! SQLite's own allocations still go through the C library's malloc.
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -24,11 +27,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// crate names the option after it, 16, but not this one).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Applies the options above; call first thing in `main`.
-pub fn configure() {
-    // SAFETY: mi_option_set only stores an option value (read by mimalloc
-    // whenever it purges); any thread may call it at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+/// When freed memory goes back to the system.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Purge {
+    /// At once: the server, whose peaks (photo scans) must not linger.
+    AtOnce,
+    /// After mimalloc's delay: a batch command that reuses what it frees.
+    Delayed,
+}
+
+/// Applies the options above; call before the command's work starts.
+pub fn configure(purge: Purge) {
+    if purge == Purge::AtOnce {
+        // SAFETY: mi_option_set only stores an option value (read by
+        // mimalloc whenever it purges); any thread may call it at any time.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    }
 }
 
 #[cfg(test)]
@@ -36,8 +50,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn freed_pages_are_purged_at_once() {
-        configure();
+    fn freed_pages_are_purged_at_once_by_the_server() {
+        // SAFETY: reads an option value.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_ne!(delay, 0, "mimalloc's own delay");
+        configure(Purge::Delayed);
+        // SAFETY: reads an option value.
+        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }, delay);
+        configure(Purge::AtOnce);
         // SAFETY: reads an option value.
         assert_eq!(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }, 0);
         // The option after it, as the crate defines it: the number is where

@@ -109,8 +109,13 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
-    allocator::configure();
     let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    allocator::configure(if matches!(command, Command::Serve) {
+        allocator::Purge::AtOnce
+    } else {
+        allocator::Purge::Delayed
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -120,7 +125,7 @@ fn main() -> ExitCode {
     };
     let config_path = cli.config.as_deref();
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => commands::serve(config_path).await,
             Command::Migrate => commands::migrate(config_path).await,
             Command::CheckConfig => commands::check_config(config_path),

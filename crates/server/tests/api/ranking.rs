@@ -570,6 +570,20 @@ async fn deferrable_schema(app: &TestApp) -> Vec<(String, String)> {
     }
 }
 
+/// The full-text index's stored options (`recalls_fts_config`), none on
+/// PostgreSQL.
+async fn full_text_options(app: &TestApp) -> Vec<(String, String)> {
+    match app.state.store().pool() {
+        babyshield_storage::Pool::Sqlite(p) => {
+            sqlx::query_as("SELECT k, CAST(v AS TEXT) FROM recalls_fts_config ORDER BY k")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+        babyshield_storage::Pool::Postgres(_) => Vec::new(),
+    }
+}
+
 /// Every query of `queries()` through the database engine, whole.
 async fn database_answers(store: &Store) -> Vec<(i64, Vec<Row>)> {
     let mut answers = Vec::new();
@@ -605,6 +619,9 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
     let report = app.import(&fixture()).await;
     assert_eq!((report.inserted, report.deferred_index_build.is_some()), (720, sqlite));
     assert_eq!(deferrable_schema(&app).await, schema, "the same triggers and indexes again");
+    // The fill's larger in-memory hash is not left behind for later writes.
+    let options = full_text_options(&live).await;
+    assert_eq!(full_text_options(&app).await, options);
     let store = app.state.store();
     assert_eq!(database_answers(store).await, expected);
     // The catalogue is not empty any more: the next import keeps the
@@ -636,6 +653,7 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
     let next = babyshield_server::open_store(crashed.state.config()).await.unwrap();
     next.migrate().await.unwrap();
     assert_eq!(deferrable_schema(&crashed).await, schema);
+    assert_eq!(full_text_options(&crashed).await, options);
     assert_eq!(database_answers(&next).await, expected);
     if sqlite {
         assert_eq!(crate::family::count(&crashed, "SELECT COUNT(*) FROM deferred_schema").await, 0);
