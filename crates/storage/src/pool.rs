@@ -83,6 +83,9 @@ pub struct Store {
     /// SQLite: the connection of writes nobody waits for, at a lower
     /// priority ([`Store::with_background_writes`]).
     pub(crate) background: Option<Arc<BackgroundWriter>>,
+    /// PostgreSQL: the full-text indexes' pending lists, merged beside the
+    /// writer (`recalls/pending_lists.rs`).
+    pub(crate) pending_lists: Arc<crate::recalls::PendingLists>,
 }
 
 /// Writes nobody waits for (an agency pull's pages) on SQLite: one
@@ -243,6 +246,7 @@ impl Store {
                 settings.max_connections,
             ))),
             background: None,
+            pending_lists: Arc::default(),
         })
     }
 

@@ -661,6 +661,50 @@ async fn sqlite_and_postgres_agree_on_the_fixture_queries() {
     }
 }
 
+/// PostgreSQL: a recall write's entries in the full-text indexes' pending
+/// lists are merged by another connection after it commits, not left for
+/// the next writer to merge in the middle of its statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_merges_the_full_text_pending_lists_after_a_recall_write() {
+    let app = TestApp::spawn(Db::Postgres).await;
+    let store = app.state.store();
+    let babyshield_storage::Pool::Postgres(pool) = store.pool() else { unreachable!("a PostgreSQL app") };
+    // How many pages each index's pending list held (and empties it).
+    let merge = || async {
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT gin_clean_pending_list('recalls_search'::regclass), \
+             gin_clean_pending_list('recalls_search_title'::regclass)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    merge().await;
+
+    let report = app.import(FIXTURES).await;
+    assert!(report.inserted > 10, "{report:?}");
+    store.pending_lists_merged().await;
+    assert_eq!(merge().await, (0, 0), "merged after the import's commit");
+
+    // The same rows written around the store stay in the pending lists.
+    sqlx::query(
+        "UPDATE recalls SET search_tsv = search_tsv || 'pendingword'::tsvector, \
+                 search_title_tsv = search_title_tsv || 'pendingword'::tsvector",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let (search, title) = merge().await;
+    assert!(search > 0 && title > 0, "pending pages: {search}, {title}");
+
+    // And a write of changed recalls through the store is merged again.
+    let changed = FIXTURES.replace("\"title\": \"", "\"title\": \"Updated ");
+    let report = app.import(&changed).await;
+    assert!(report.updated > 10, "{report:?}");
+    store.pending_lists_merged().await;
+    assert_eq!(merge().await, (0, 0), "merged after the update's commit");
+}
+
 /// First start of an empty database loads the bundled sample, so a new
 /// installation answers real questions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@ mod dialect;
 mod documents;
 mod index;
 mod index_sync;
+mod pending_lists;
 mod query;
 mod read;
 mod tiers;
@@ -16,6 +17,7 @@ pub(crate) use index_sync::SearchIndex;
 pub use index_sync::{
     DEFAULT_DOCUMENT_CACHE_MIB, DEFAULT_TERM_CACHE_MIB, IndexRefresh, IndexUpdate, SearchCaches,
 };
+pub(crate) use pending_lists::PendingLists;
 pub use query::{After, POINTS_PER_TERM, RecallPage, RecallQuery, ScoredRecall, TermGroup};
 pub(crate) use read::PointReads;
 pub use read::{AgencyFreshness, AgencyRow, Count, MAX_RECALLS_PER_BARCODE, RecallStats};

@@ -192,6 +192,12 @@ impl Store {
             return Ok((UpsertOutcome::default(), self.index_update(0, Vec::new(), Vec::new())));
         }
         let now = now_rfc3339();
+        // PostgreSQL: the full-text indexes' pending lists are merged beside
+        // this write, and once after it (`pending_lists.rs`).
+        let _merging = match self.pool() {
+            crate::Pool::Postgres(pool) => Some(self.pending_lists.writing(pool)),
+            crate::Pool::Sqlite(_) => None,
+        };
 
         let (outcome, generation, indexed, documents) = crate::in_write_tx!(self, unlocked tx, on background => {
             if self.backend() == crate::Backend::Postgres {
@@ -496,6 +502,13 @@ impl Store {
             (outcome, generation, indexed, documents)
         });
         Ok((outcome, self.index_update(generation, indexed, documents)))
+    }
+
+    /// Waits until the full-text indexes' pending lists that committed
+    /// recall writes asked to merge are merged (PostgreSQL; at once on
+    /// SQLite).
+    pub async fn pending_lists_merged(&self) {
+        self.pending_lists.settled().await;
     }
 }
 
