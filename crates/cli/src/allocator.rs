@@ -12,10 +12,11 @@
 //! 15-20 % more at a million (`docs/PERFORMANCE.md`, stop 20).
 //!
 //! The server returns freed pages to the system at once (`purge_delay` 0,
-//! not mimalloc's 10 ms): 20 concurrent 4 MB photo scans peaked at 318 MB
-//! with the delay and 257 MB without it (target: under 300 MB), and searches
+//! not mimalloc's default, 1 s in the v3 this crate builds; `mimalloc.h`
+//! still says 10 ms): 20 concurrent 4 MB photo scans peaked at 318 MB with
+//! the default and 257 MB without it (target: under 300 MB), and searches
 //! at a million recalls measured the same either way. The other commands
-//! keep the delay: an import frees and takes back its batches' memory over
+//! keep the default: an import frees and takes back its batches' memory over
 //! and over, and purging at once made the kernel hand the same pages back,
 //! zeroed, at each fault (a 1M import: 4-5 s more system CPU, 1-3 s longer).
 //! SQLite's own allocations still go through the C library's malloc.

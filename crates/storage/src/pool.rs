@@ -309,8 +309,10 @@ impl Store {
         Ok(())
     }
 
-    /// Waits for in-flight queries and closes every connection.
+    /// Waits for in-flight queries (and, on PostgreSQL, for the pending-list
+    /// merge that recall writes asked for) and closes every connection.
     pub async fn close(&self) {
+        self.pending_lists.settled().await;
         if let Some(background) = &self.background {
             background.discard().await;
         }

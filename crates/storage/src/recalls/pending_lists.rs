@@ -13,9 +13,15 @@
 //! connection runs `gin_clean_pending_list` on both indexes every
 //! [`PAUSE`], and once more after the last write ends. A backend that
 //! finds the list full while that merge runs does not wait for it
-//! (PostgreSQL skips the merge when another backend is doing it), and
-//! searches scan shorter lists. One task merges, however many writes there
-//! are. Measured in `docs/PERFORMANCE.md` ("Stop 27").
+//! (PostgreSQL skips the merge when another backend is doing it; the merge
+//! goes on until the list is empty, rows written meanwhile included). One
+//! task merges, however many writes there are. Measured in
+//! `docs/PERFORMANCE.md` ("Stop 27").
+//!
+//! The task's state is four atomics. Writers and the task each write one
+//! (`active`, `busy`) and then read the other, so those accesses are
+//! sequentially consistent: with weaker orderings both could read the old
+//! value, and a write would begin just as the task ends, unmerged.
 //!
 //! The function needs the indexes' owner (as VACUUM does). A database role
 //! that does not own them gets one warning and the merge is not tried
@@ -56,6 +62,27 @@ pub(crate) struct PendingLists {
     refused: AtomicBool,
 }
 
+/// The merging task's hold on `busy`.
+struct Claim<'a> {
+    busy: &'a AtomicBool,
+    held: bool,
+}
+
+impl Claim<'_> {
+    fn release(&mut self) {
+        self.held = false;
+        self.busy.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            self.release();
+        }
+    }
+}
+
 /// A recall write in progress; its end asks for one more merge.
 pub(crate) struct Writing<'a> {
     lists: &'a PendingLists,
@@ -65,8 +92,8 @@ impl Drop for Writing<'_> {
     fn drop(&mut self) {
         // Asked before the count falls, so the task never sees no writer
         // and nothing asked in between.
-        self.lists.requested.store(true, Ordering::Release);
-        self.lists.active.fetch_sub(1, Ordering::AcqRel);
+        self.lists.requested.store(true, Ordering::SeqCst);
+        self.lists.active.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -75,8 +102,8 @@ impl PendingLists {
     /// (after its commit or rollback), merging the pending lists on other
     /// connections of `pool` meanwhile and once after. Returns at once.
     pub(crate) fn writing(self: &Arc<Self>, pool: &PgPool) -> Writing<'_> {
-        self.active.fetch_add(1, Ordering::AcqRel);
-        if !self.refused.load(Ordering::Relaxed) && self.start() {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        if !self.refused.load(Ordering::SeqCst) && self.start() {
             let lists = Arc::clone(self);
             let pool = pool.clone();
             tokio::spawn(async move { lists.run(&pool).await });
@@ -85,11 +112,14 @@ impl PendingLists {
     }
 
     async fn run(&self, pool: &PgPool) {
+        // Clears `busy` if the task ends early (dropped at shutdown, or a
+        // panic), so that a later write starts a new one.
+        let mut claim = Claim { busy: &self.busy, held: true };
         loop {
             loop {
-                let writing = self.active.load(Ordering::Acquire) > 0;
-                let asked = self.requested.swap(false, Ordering::AcqRel);
-                if (!writing && !asked) || self.refused.load(Ordering::Relaxed) {
+                let writing = self.active.load(Ordering::SeqCst) > 0;
+                let asked = self.requested.swap(false, Ordering::SeqCst);
+                if (!writing && !asked) || self.refused.load(Ordering::SeqCst) {
                     break;
                 }
                 self.merge(pool).await;
@@ -97,25 +127,26 @@ impl PendingLists {
                     tokio::time::sleep(PAUSE).await;
                 }
             }
-            self.busy.store(false, Ordering::Release);
+            claim.release();
             // A write that began between the last check and the line above
             // found the task busy: carry on for it, unless a new task has
             // started.
             if !self.due() || !self.start() {
                 return;
             }
+            claim.held = true;
         }
     }
 
     /// Whether a merge is still wanted: a write in progress or just ended.
     fn due(&self) -> bool {
-        !self.refused.load(Ordering::Relaxed)
-            && (self.active.load(Ordering::Acquire) > 0 || self.requested.load(Ordering::Acquire))
+        !self.refused.load(Ordering::SeqCst)
+            && (self.active.load(Ordering::SeqCst) > 0 || self.requested.load(Ordering::SeqCst))
     }
 
     /// Marks the task as running; false when it already is.
     fn start(&self) -> bool {
-        self.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        self.busy.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
     }
 
     async fn merge(&self, pool: &PgPool) {
@@ -127,7 +158,7 @@ impl PendingLists {
                     .increment(title.max(0) as u64);
             }
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(NOT_OWNER) => {
-                self.refused.store(true, Ordering::Relaxed);
+                self.refused.store(true, Ordering::SeqCst);
                 tracing::warn!(
                     "the database role does not own the full-text indexes: their pending lists are merged by \
                      the writer (slower recall writes)"
@@ -141,7 +172,7 @@ impl PendingLists {
 
     /// Waits until no write is in progress and no merge is running or due.
     pub(crate) async fn settled(&self) {
-        while self.busy.load(Ordering::Acquire) || self.due() {
+        while self.busy.load(Ordering::SeqCst) || self.due() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
