@@ -705,6 +705,70 @@ async fn postgres_merges_the_full_text_pending_lists_after_a_recall_write() {
     assert_eq!(merge().await, (0, 0), "merged after the update's commit");
 }
 
+/// PostgreSQL: a database role that does not own the full-text indexes may
+/// not merge their pending lists. Its recall writes go on, and the writer
+/// merges them itself as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_go_on_when_the_role_may_not_merge_the_pending_lists() {
+    let app = TestApp::spawn(Db::Postgres).await;
+    let babyshield_storage::Pool::Postgres(owner) = app.state.store().pool() else {
+        unreachable!("a PostgreSQL app")
+    };
+    let role = format!("bs_writer_{}_{}", std::process::id(), rand_suffix());
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN PASSWORD 'writer-secret'"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(owner).await.unwrap();
+    }
+    let mut config = app.state.config().clone();
+    let url = config.database_url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    config.database.url = Some(format!("{scheme}://{role}:writer-secret@{host}"));
+    config.database.migrate_on_start = false;
+    let writer = babyshield_server::open_store(&config).await.unwrap();
+
+    let import = |jsonl: String| {
+        let writer = &writer;
+        async move {
+            let live = babyshield_server::import::IndexUpkeep::Live;
+            babyshield_server::import::import_jsonl(writer, std::io::Cursor::new(jsonl), 100, live, |_| {})
+                .await
+                .unwrap()
+        }
+    };
+    let report = import(FIXTURES.to_string()).await;
+    assert!(report.inserted > 10 && report.rejected == 0, "{report:?}");
+    writer.pending_lists_merged().await;
+    // Refused, so the rows are still pending (19 recalls are far from the
+    // 1 MB at which the writer merges): the owner's merge finds them.
+    let (search, title): (i64, i64) = sqlx::query_as(
+        "SELECT gin_clean_pending_list('recalls_search'::regclass), \
+         gin_clean_pending_list('recalls_search_title'::regclass)",
+    )
+    .fetch_one(owner)
+    .await
+    .unwrap();
+    assert!(search > 0 && title > 0, "pending pages: {search}, {title}");
+    // And the next write is not held up by a merge it may not run.
+    let changed = FIXTURES.replace("\"title\": \"", "\"title\": \"Updated ");
+    let report = import(changed).await;
+    assert!(report.updated > 10, "{report:?}");
+    writer.close().await;
+    for sql in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(owner).await.unwrap();
+    }
+}
+
+/// A few random lowercase letters, so concurrent test runs create distinct
+/// roles (roles are shared by every database of the server).
+fn rand_suffix() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    format!("{:x}", RandomState::new().hash_one(std::time::SystemTime::now()) & 0xffff_ffff)
+}
+
 /// First start of an empty database loads the bundled sample, so a new
 /// installation answers real questions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
