@@ -669,16 +669,7 @@ async fn postgres_merges_the_full_text_pending_lists_after_a_recall_write() {
     let app = TestApp::spawn(Db::Postgres).await;
     let store = app.state.store();
     let babyshield_storage::Pool::Postgres(pool) = store.pool() else { unreachable!("a PostgreSQL app") };
-    // How many pages each index's pending list held (and empties it).
-    let merge = || async {
-        sqlx::query_as::<_, (i64, i64)>(
-            "SELECT gin_clean_pending_list('recalls_search'::regclass), \
-             gin_clean_pending_list('recalls_search_title'::regclass)",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap()
-    };
+    let merge = || merge_pending_lists(pool);
     merge().await;
 
     let report = app.import(FIXTURES).await;
@@ -698,8 +689,7 @@ async fn postgres_merges_the_full_text_pending_lists_after_a_recall_write() {
     assert!(search > 0 && title > 0, "pending pages: {search}, {title}");
 
     // And a write of changed recalls through the store is merged again.
-    let changed = FIXTURES.replace("\"title\": \"", "\"title\": \"Updated ");
-    let report = app.import(&changed).await;
+    let report = app.import(&retitled()).await;
     assert!(report.updated > 10, "{report:?}");
     store.pending_lists_merged().await;
     assert_eq!(merge().await, (0, 0), "merged after the update's commit");
@@ -714,7 +704,10 @@ async fn postgres_writes_go_on_when_the_role_may_not_merge_the_pending_lists() {
     let babyshield_storage::Pool::Postgres(owner) = app.state.store().pool() else {
         unreachable!("a PostgreSQL app")
     };
-    let role = format!("bs_writer_{}_{}", std::process::id(), rand_suffix());
+    // Roles are shared by every database of the server: named after this
+    // test's own database, which is unique.
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(owner).await.unwrap();
+    let role = format!("{database}_writer");
     for sql in [
         format!("CREATE ROLE {role} LOGIN PASSWORD 'writer-secret'"),
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
@@ -744,17 +737,10 @@ async fn postgres_writes_go_on_when_the_role_may_not_merge_the_pending_lists() {
     writer.pending_lists_merged().await;
     // Refused, so the rows are still pending (19 recalls are far from the
     // 1 MB at which the writer merges): the owner's merge finds them.
-    let (search, title): (i64, i64) = sqlx::query_as(
-        "SELECT gin_clean_pending_list('recalls_search'::regclass), \
-         gin_clean_pending_list('recalls_search_title'::regclass)",
-    )
-    .fetch_one(owner)
-    .await
-    .unwrap();
+    let (search, title) = merge_pending_lists(owner).await;
     assert!(search > 0 && title > 0, "pending pages: {search}, {title}");
     // And the next write is not held up by a merge it may not run.
-    let changed = FIXTURES.replace("\"title\": \"", "\"title\": \"Updated ");
-    let report = import(changed).await;
+    let report = import(retitled()).await;
     assert!(report.updated > 10, "{report:?}");
     writer.close().await;
     for sql in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
@@ -762,11 +748,21 @@ async fn postgres_writes_go_on_when_the_role_may_not_merge_the_pending_lists() {
     }
 }
 
-/// A few random lowercase letters, so concurrent test runs create distinct
-/// roles (roles are shared by every database of the server).
-fn rand_suffix() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    format!("{:x}", RandomState::new().hash_one(std::time::SystemTime::now()) & 0xffff_ffff)
+/// Merges both full-text indexes' pending lists, returning how many pages
+/// each held.
+async fn merge_pending_lists(pool: &sqlx::PgPool) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT gin_clean_pending_list('recalls_search'::regclass), \
+         gin_clean_pending_list('recalls_search_title'::regclass)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// The fixture with every title changed: each recall is updated.
+fn retitled() -> String {
+    FIXTURES.replace("\"title\": \"", "\"title\": \"Updated ")
 }
 
 /// First start of an empty database loads the bundled sample, so a new
