@@ -19,6 +19,7 @@ pub mod import;
 pub mod ingest;
 pub mod jobs;
 mod lifecycle;
+pub mod load;
 pub mod mail;
 pub mod middleware;
 pub mod rate_limit;

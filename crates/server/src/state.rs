@@ -13,6 +13,7 @@ use crate::{
     flags::Flags,
     ingest::Ingest,
     lifecycle::Lifecycle,
+    load::RequestLoad,
     rate_limit::RateLimiter,
 };
 
@@ -33,6 +34,7 @@ struct Inner {
     flags: Arc<Flags>,
     family: Arc<Family>,
     ingest: Arc<Ingest>,
+    request_load: Arc<RequestLoad>,
 }
 
 impl AppState {
@@ -49,12 +51,16 @@ impl AppState {
             Arc::new(Family::new(&config, &secrets, store.clone(), &accounts, Arc::clone(&catalogue))?);
         let lifecycle = Lifecycle::default();
         let flags = Arc::new(Flags::new(store.clone(), &config.flags));
-        let ingest = Arc::new(Ingest::new(
-            &config.ingest,
-            store.clone(),
-            Some(Arc::clone(&catalogue)),
-            lifecycle.shutdown_token(),
-        )?);
+        let request_load = Arc::new(RequestLoad::default());
+        let ingest = Arc::new(
+            Ingest::new(
+                &config.ingest,
+                store.clone(),
+                Some(Arc::clone(&catalogue)),
+                lifecycle.shutdown_token(),
+            )?
+            .yielding_to(Arc::clone(&request_load)),
+        );
         Ok(AppState {
             inner: Arc::new(Inner {
                 config,
@@ -68,6 +74,7 @@ impl AppState {
                 flags,
                 family,
                 ingest,
+                request_load,
             }),
         })
     }
@@ -75,6 +82,11 @@ impl AppState {
     /// Family safety: members, checks, scans, watched products, alerts.
     pub fn family(&self) -> &Arc<Family> {
         &self.inner.family
+    }
+
+    /// Requests' time in flight, which pulls give way to.
+    pub fn request_load(&self) -> &Arc<RequestLoad> {
+        &self.inner.request_load
     }
 
     /// Pulls of the agencies' feeds (scheduled and triggered).

@@ -12,6 +12,9 @@ use crate::config::ConfigError;
 /// [`IngestConfig::nice`] unless configured.
 pub const DEFAULT_NICE: i32 = 10;
 
+/// [`IngestConfig::yield_percent`] unless configured.
+pub const DEFAULT_YIELD_PERCENT: u32 = 300;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestConfig {
@@ -26,12 +29,21 @@ pub struct IngestConfig {
     /// Failed requests to one source that open its circuit breaker
     /// (default: 3 within 120 s, then no request for 300 s).
     pub breaker: crate::resilience::BreakerConfig,
-    /// Niceness (0 normal .. 19 lowest) of a pull's CPU work in this
-    /// process: parsing and preparing its pages, and on SQLite writing
-    /// them (a connection of its own). While requests keep every core busy
-    /// a pull then takes a small share and slows down instead of slowing
-    /// them; on idle cores it runs at full speed. 0 competes equally.
+    /// How a pull's CPU work in this process yields to requests. 1..19:
+    /// on SQLite its pages are written (a connection of its own) at this
+    /// niceness, and they are parsed and prepared under `SCHED_IDLE`
+    /// (preempted by any request thread that wakes up; the writer holds
+    /// SQLite's write lock, so it keeps a share of a busy core). While
+    /// requests keep every core busy a pull then slows down instead of
+    /// slowing them; on idle cores it runs at full speed. 0: everything
+    /// competes equally.
     pub nice: i32,
+    /// While requests keep the cores busy, a pull pauses after each page
+    /// for this percentage of the time the page took (300: three times as
+    /// long): in full once requests in flight average one per core, less
+    /// between that and one core left over, not at all below; 0: never
+    /// pauses. A pull alone runs at full speed.
+    pub yield_percent: u32,
     pub cpsc: SourceSchedule,
     pub fda_food: SourceSchedule,
     pub fda_drug: SourceSchedule,
@@ -107,6 +119,7 @@ impl Default for IngestConfig {
             retry_cap_ms: 8_000,
             breaker: crate::resilience::BreakerConfig { failures: 3, window_secs: 120, open_secs: 300 },
             nice: DEFAULT_NICE,
+            yield_percent: DEFAULT_YIELD_PERCENT,
             cpsc: SourceSchedule::with(100, 31),
             fda_food: SourceSchedule::with(1000, 31),
             fda_drug: SourceSchedule::with(1000, 31),
@@ -137,13 +150,28 @@ impl IngestConfig {
         }
     }
 
-    /// [`IngestConfig::nice`] as a thread priority.
+    /// [`IngestConfig::nice`] as a thread priority: the SQLite writer's.
     pub fn priority(&self) -> Result<ThreadPriority, ConfigError> {
         ThreadPriority::from_nice(self.nice).map_err(|e| ConfigError::new("ingest.nice", e))
     }
 
+    /// The priority of the threads parsing and preparing a pull's pages:
+    /// `SCHED_IDLE` unless `nice` is 0. They hold nothing a request waits
+    /// for, so they can be preempted at any moment; a nice value alone
+    /// still lets a running thread finish its slice (milliseconds) before a
+    /// request thread that wakes up gets the core.
+    pub fn parsing_priority(&self) -> Result<ThreadPriority, ConfigError> {
+        Ok(match self.priority()? {
+            ThreadPriority::Normal => ThreadPriority::Normal,
+            _ => ThreadPriority::Idle,
+        })
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.priority()?;
+        if self.yield_percent > 10_000 {
+            return Err(ConfigError::new("ingest.yield_percent", "must be between 0 and 10000"));
+        }
         if !(5..=3600).contains(&self.lease_secs) {
             return Err(ConfigError::new("ingest.lease_secs", "must be between 5 and 3600"));
         }
@@ -244,6 +272,18 @@ mod tests {
             config.breaker,
             crate::resilience::BreakerConfig { failures: 3, window_secs: 120, open_secs: 300 }
         );
+    }
+
+    #[test]
+    fn a_pull_parses_under_sched_idle_unless_its_niceness_is_zero() {
+        let mut config = IngestConfig::default();
+        assert_eq!(config.priority().unwrap(), ThreadPriority::Nice(DEFAULT_NICE));
+        assert_eq!(config.parsing_priority().unwrap(), ThreadPriority::Idle);
+        config.nice = 0;
+        assert_eq!(config.priority().unwrap(), ThreadPriority::Normal);
+        assert_eq!(config.parsing_priority().unwrap(), ThreadPriority::Normal);
+        config.nice = 20;
+        assert_eq!(config.parsing_priority().unwrap_err().key, "ingest.nice");
     }
 
     #[test]

@@ -45,7 +45,11 @@ use super::{
     fetch::{Fetched, Fetcher},
     is_no_match, split,
 };
-use crate::{catalogue::Catalogue, resilience::BreakerState};
+use crate::{
+    catalogue::Catalogue,
+    load::{LoadMark, RequestLoad},
+    resilience::BreakerState,
+};
 
 /// Why a pull did not start.
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +79,14 @@ pub struct Ingest {
     fetchers: HashMap<Source, Arc<Fetcher>>,
     owner: String,
     shutdown: CancellationToken,
-    /// Parsing and preparing pages, at `ingest.nice`.
+    /// Parsing and preparing pages, under `SCHED_IDLE` (see
+    /// [`IngestConfig::parsing_priority`]).
     background: BackgroundPool,
+    /// The server's requests, which pulls give way to
+    /// (`ingest.yield_percent`); none for a pull outside a server.
+    load: Option<Arc<RequestLoad>>,
+    /// This machine's cores, which requests in flight are compared with.
+    cores: usize,
 }
 
 /// Threads parsing and preparing pages: one per core, so that pulls of
@@ -88,6 +98,15 @@ const BACKGROUND_THREADS: usize = 0;
 /// before its rows are left to the searches to read back; a first build
 /// of a large catalogue holds it longer, and pages would pile up.
 const INDEX_TURN_PATIENCE: Duration = Duration::from_secs(1);
+
+/// How much of a full pause a pull makes (0 to 1) when requests were in
+/// flight `in_flight` on average: none while they leave a core over (at
+/// most `cores - 1` in flight, so that an admin polling a run or a trickle
+/// of searches does not slow a pull), in full from one per core, when a
+/// pull's work can only take the cores from them.
+fn busy_share(in_flight: f64, cores: usize) -> f64 {
+    (in_flight - (cores as f64 - 1.0)).clamp(0.0, 1.0)
+}
 
 /// How the page loop ended.
 struct Outcome {
@@ -166,8 +185,17 @@ impl Ingest {
             fetchers,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             shutdown,
-            background: BackgroundPool::new("ingest", BACKGROUND_THREADS, config.priority()?),
+            background: BackgroundPool::new("ingest", BACKGROUND_THREADS, config.parsing_priority()?),
+            load: None,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
+    }
+
+    /// Pulls pause between pages while `load`'s requests are being served
+    /// (`ingest.yield_percent`).
+    pub fn yielding_to(mut self, load: Arc<RequestLoad>) -> Ingest {
+        self.load = Some(load);
+        self
     }
 
     /// This instance's name in the leases it takes.
@@ -357,6 +385,7 @@ impl Ingest {
     ) -> Outcome {
         let max_pages = context.schedule.max_pages;
         let mut stored = 0u32;
+        let mut since = self.load.as_ref().map(|load| load.mark());
         let mut ready = self.read_page(context, cursor).await;
         loop {
             let page = match ready {
@@ -366,6 +395,7 @@ impl Ingest {
             stored += 1;
             let page_next = page.next;
             let prefetch = page_next.filter(|_| stored < max_pages);
+            let page_started = Instant::now();
             // Store this page while the next one is on its way.
             let (written, next) = tokio::join!(
                 async {
@@ -394,11 +424,30 @@ impl Ingest {
                     return Outcome { error: None, done: false };
                 }
                 (Some(next_cursor), Some(next_page)) => {
+                    self.give_way(context.source, page_started.elapsed(), &mut since).await;
                     cursor = next_cursor;
                     ready = next_page;
                 }
             }
         }
+    }
+
+    /// While requests are being served, pauses before the next page for
+    /// `ingest.yield_percent` of the time the last one took, in proportion
+    /// to how busy the requests kept the cores since the last pause (see
+    /// [`busy_share`]). Niceness lowers only this process's threads; the
+    /// pause also spares the cores the database spends on a page
+    /// (PostgreSQL's backend, its index merges).
+    async fn give_way(&self, source: Source, page: Duration, since: &mut Option<LoadMark>) {
+        let (Some(load), Some(mark)) = (&self.load, since.as_mut()) else { return };
+        let busy = busy_share(load.in_flight_since(*mark), self.cores);
+        let pause = page.mul_f64(busy * f64::from(self.config.yield_percent) / 100.0);
+        if !pause.is_zero() {
+            metrics::histogram!("ingest_page_pause_seconds", "source" => source.as_str())
+                .record(pause.as_secs_f64());
+            tokio::time::sleep(pause).await;
+        }
+        *mark = load.mark();
     }
 
     /// Fetches and parses the page at `cursor`.
@@ -548,5 +597,27 @@ impl Ingest {
         metrics::counter!("ingest_pages_total", "source" => source).increment(1);
         metrics::counter!("ingest_records_fetched_total", "source" => source).increment(page.fetched as u64);
         Ok(update)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::busy_share;
+
+    #[test]
+    fn a_pull_pauses_only_when_requests_leave_no_core_over() {
+        for (in_flight, cores, share) in [
+            (0.0, 2, 0.0),
+            (0.1, 2, 0.0),
+            (1.0, 2, 0.0),
+            (1.5, 2, 0.5),
+            (2.0, 2, 1.0),
+            (45.0, 2, 1.0),
+            (0.0, 1, 0.0),
+            (0.25, 1, 0.25),
+            (3.5, 4, 0.5),
+        ] {
+            assert_eq!(busy_share(in_flight, cores), share, "{in_flight} in flight on {cores} cores");
+        }
     }
 }

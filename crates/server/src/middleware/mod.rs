@@ -17,7 +17,8 @@
 //!    compression: error responses are never compressed (they are small),
 //!    so their bodies can be read here.
 //! 3. `request_context`: request id, access log line, request metrics,
-//!    `X-Request-ID` and `X-API-Version` headers.
+//!    `X-Request-ID` and `X-API-Version` headers, and each request's time
+//!    in flight for the work that yields to requests (`crate::load`).
 //! 4. `deprecation`: `Deprecation`, `Sunset` and a `successor-version`
 //!    `Link` on the v1 routes that `/api/v2` supersedes.
 //! 5. `cors`: only when `http.cors_allowed_origins` is not empty. Inside the
@@ -84,6 +85,7 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         });
     let compression = CompressionLayer::new().gzip(true).br(true).no_deflate().no_zstd();
     let security_headers = security_headers::SecurityHeaders::new(http);
+    let load = std::sync::Arc::clone(state.request_load());
     router
         .layer(DefaultBodyLimit::max(state.config().server.max_body_bytes))
         .layer(from_fn(move |req, next| timeout::enforce(request_timeout, req, next)))
@@ -94,7 +96,7 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         .layer(compression.compress_when(compress_when))
         .layer(option_layer(cors::layer(http)))
         .layer(from_fn(deprecation::announce))
-        .layer(from_fn(request_context::handle))
+        .layer(from_fn(move |req, next| request_context::handle(load.clone(), req, next)))
         .layer(from_fn(crate::routes::v2::shape))
         .layer(from_fn(crate::cache::no_store_by_default))
         .layer(from_fn(move |req, next| security_headers.clone().apply(req, next)))

@@ -1,4 +1,4 @@
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request},
@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{error::ApiError, request_id};
+use crate::{error::ApiError, load::RequestLoad, request_id};
 
 /// Version of the public API this server speaks, on every response.
 pub const API_VERSION: &str = "v1";
@@ -16,8 +16,9 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
 static X_API_VERSION: HeaderName = HeaderName::from_static("x-api-version");
 
-/// Gives the request its id, serves it, then logs one line and records metrics.
-pub(super) async fn handle(req: Request, next: Next) -> Response {
+/// Gives the request its id, serves it, then logs one line and records
+/// metrics and its time in flight (`load`).
+pub(super) async fn handle(load: Arc<RequestLoad>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let route = req
@@ -52,6 +53,7 @@ pub(super) async fn handle(req: Request, next: Next) -> Response {
 
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
+    load.record(elapsed);
     let labels = [("method", method.to_string()), ("route", route.clone()), ("status", status.to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());

@@ -30,6 +30,7 @@ crate::on_both_databases!(
     schedules_pull_on_their_own_and_freshness_never_touches_readiness,
     a_pull_parses_and_writes_its_pages_at_the_configured_niceness,
     a_page_the_database_refuses_leaves_nothing_and_the_next_pull_writes_it,
+    a_pull_pauses_between_pages_only_while_requests_are_being_served,
 );
 
 /// Every source fed from `feed`: 3 records a page, 30-day windows from
@@ -514,9 +515,9 @@ async fn schedules_pull_on_their_own_and_freshness_never_touches_readiness(db: D
     assert!(holds >= 1, "{holds} holds");
 }
 
-/// The nice values of this process's threads whose name starts with
-/// `prefix` (Linux truncates thread names to 15 bytes).
-fn nice_of_threads(prefix: &str) -> Vec<i32> {
+/// The (scheduling policy, nice value) of this process's threads whose
+/// name starts with `prefix` (Linux truncates thread names to 15 bytes).
+fn priority_of_threads(prefix: &str) -> Vec<(i32, i32)> {
     let mut found = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
         let path = task.path();
@@ -524,15 +525,17 @@ fn nice_of_threads(prefix: &str) -> Vec<i32> {
         let Ok(stat) = std::fs::read_to_string(path.join("stat")) else { continue };
         if name.trim_end().starts_with(prefix) {
             // After the name's closing parenthesis come fields 3, 4, ...;
-            // the nice value is field 19.
+            // the nice value is field 19, the policy field 41.
             let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-            found.push(fields[16].parse().unwrap());
+            found.push((fields[38].parse().unwrap(), fields[16].parse().unwrap()));
         }
     }
     found
 }
 
 async fn a_pull_parses_and_writes_its_pages_at_the_configured_niceness(db: Db) {
+    const SCHED_OTHER: i32 = 0;
+    const SCHED_IDLE: i32 = 5;
     let feed = Feed::start().await;
     fda_data(&feed);
     let app = spawn_tweaked(db, &feed, |c| {
@@ -542,16 +545,25 @@ async fn a_pull_parses_and_writes_its_pages_at_the_configured_niceness(db: Db) {
     let run = pull(&app, Source::FdaFood).await;
     assert_eq!((run.status.as_str(), run.inserted), ("succeeded", 8), "{run:?}");
     assert_eq!(stored_ids(&app, "FDA").await.len(), 8);
-    // Pages are parsed and prepared on the ingest threads...
-    let parsers = nice_of_threads("ingest-");
-    assert!(!parsers.is_empty() && parsers.iter().all(|n| *n == 13), "ingest threads: {parsers:?}");
+    // Pages are parsed and prepared on the ingest threads, which any
+    // request thread preempts...
+    let parsers = priority_of_threads("ingest-");
+    assert!(
+        !parsers.is_empty() && parsers.iter().all(|p| *p == (SCHED_IDLE, 19)),
+        "ingest threads: {parsers:?}"
+    );
     // ...and on SQLite written through a connection whose thread (sqlx's,
-    // which runs the statements) inherited that niceness.
+    // which runs the statements and holds the write lock) inherited the
+    // configured niceness.
     if db == Db::Sqlite {
-        assert_eq!(nice_of_threads("sqlite-backgrou"), vec![13], "the background writer's thread");
+        assert_eq!(
+            priority_of_threads("sqlite-backgrou"),
+            vec![(SCHED_OTHER, 13)],
+            "the background writer's thread"
+        );
     }
-    // Requests are not lowered: this thread and sqlx's pool threads.
-    assert!(nice_of_threads("sqlx-sqlite").iter().all(|n| *n == 0));
+    // Requests are not lowered: sqlx's pool threads.
+    assert!(priority_of_threads("sqlx-sqlite").iter().all(|p| *p == (SCHED_OTHER, 0)));
 }
 
 async fn a_page_the_database_refuses_leaves_nothing_and_the_next_pull_writes_it(db: Db) {
@@ -597,4 +609,50 @@ async fn a_page_the_database_refuses_leaves_nothing_and_the_next_pull_writes_it(
     let (_, found) =
         json(app.post_json("/api/v1/search/advanced", &json!({"query": "crunchy snack"})).await).await;
     assert_eq!(found["data"]["total"], 8, "and searchable: {found}");
+}
+
+/// How many pauses pulls of `source` made for requests (`None`: none yet).
+async fn pauses(app: &TestApp, source: Source) -> Option<u64> {
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let prefix = format!("ingest_page_pause_seconds_count{{source=\"{source}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map(|n| n.parse().unwrap())
+}
+
+async fn a_pull_pauses_between_pages_only_while_requests_are_being_served(db: Db) {
+    let feed = Feed::start().await;
+    fda_data(&feed);
+    let app = spawn_tweaked(db, &feed, |c| c.ingest.yield_percent = 100).await;
+    let load = app.state.request_load();
+
+    // Requests through the middleware count as load.
+    let mark = load.mark();
+    assert_eq!(app.get("/api/v1/agencies").await.status(), 200);
+    assert!(load.in_flight_since(mark) > 0.0, "a served request is not counted");
+
+    // Nobody else is asking: several pages, no pause.
+    let alone = pull(&app, Source::FdaDrug).await;
+    assert_eq!((alone.status.as_str(), alone.inserted), ("succeeded", 8), "{alone:?}");
+    assert!(alone.pages >= 2, "{alone:?}");
+    assert_eq!(pauses(&app, Source::FdaDrug).await, None, "a pull alone paused");
+
+    // Requests keep the server busy (each recorded as a second in flight,
+    // every millisecond): the same feed's pull gives way between its pages
+    // and reads every page as before.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let requests = tokio::spawn({
+        let (load, stop) = (std::sync::Arc::clone(load), std::sync::Arc::clone(&stop));
+        async move {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                load.record(Duration::from_secs(1));
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+    let busy = pull(&app, Source::FdaFood).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    requests.await.unwrap();
+    assert_eq!((busy.status.as_str(), busy.pages, busy.fetched), ("succeeded", alone.pages, 8), "{busy:?}");
+    let paused = pauses(&app, Source::FdaFood).await.expect("no pause while requests were served");
+    assert!(paused >= 1 && paused < busy.pages as u64, "{paused} pauses between {} pages", busy.pages);
+    assert_eq!(stored_ids(&app, "FDA").await.len(), 8);
 }
