@@ -33,18 +33,27 @@ def unix(ts):
 
 def ingest_during(run_dir, phase):
     """The pulls that ran during a search phase, and the recalls stored
-    inside the search's time window (runs are prorated by overlap)."""
+    inside the search's time window (the server's counter read at its ends;
+    in older results, runs prorated by overlap)."""
     runs = lines(os.path.join(run_dir, f"runs-{phase}.jsonl"))
     window = load(os.path.join(run_dir, f"window-{phase}.json"))
     if not runs or not window:
         return None
     w0, w1 = (float(x) for x in window["window"])
-    stored = 0.0
-    for r in runs:
-        s, e = unix(r["startedAt"]), unix(r["finishedAt"])
-        overlap = max(0.0, min(e, w1) - max(s, w0))
-        if e > s:
-            stored += r["fetched"] * overlap / (e - s)
+    counted = window.get("fetched_total")
+    if counted:
+        # The server's count of records in committed pages, read at the
+        # window's ends: exact, however the pull's pace varied.
+        stored = float(counted[1] - counted[0])
+    else:
+        # Older runs: each run prorated by its overlap with the window,
+        # as if it had stored at one pace throughout.
+        stored = 0.0
+        for r in runs:
+            s, e = unix(r["startedAt"]), unix(r["finishedAt"])
+            overlap = max(0.0, min(e, w1) - max(s, w0))
+            if e > s:
+                stored += r["fetched"] * overlap / (e - s)
     return {
         "pulls": len(runs),
         "fetched": sum(r["fetched"] for r in runs),

@@ -43,7 +43,7 @@ impl RequestLoad {
     /// counted when it ends, so one that spans several readings lands in
     /// the one it ends in).
     pub fn in_flight_since(&self, mark: LoadMark) -> f64 {
-        let busy = self.busy_nanos.load(Ordering::Relaxed).saturating_sub(mark.busy_nanos);
+        let busy = self.busy_nanos.load(Ordering::Relaxed).wrapping_sub(mark.busy_nanos);
         let elapsed = mark.at.elapsed().as_nanos().max(1);
         busy as f64 / elapsed as f64
     }

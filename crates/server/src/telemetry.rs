@@ -51,6 +51,11 @@ pub fn metrics_handle() -> PrometheusHandle {
                 metrics::Unit::Seconds,
                 "Time each write into the in-memory search index held searches out"
             );
+            metrics::describe_histogram!(
+                "ingest_page_pause_seconds",
+                metrics::Unit::Seconds,
+                "Pauses a pull made after a page while requests kept every core busy, by source"
+            );
             metrics::describe_counter!(
                 "search_term_cache_requests_total",
                 "Term groups' match sets a search found in the term cache (hit), extended by recalls indexed since (extended) or computed (miss)"

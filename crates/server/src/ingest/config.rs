@@ -39,10 +39,10 @@ pub struct IngestConfig {
     /// competes equally.
     pub nice: i32,
     /// While requests keep the cores busy, a pull pauses after each page
-    /// for this percentage of the time the page took (300: three times as
-    /// long): in full once requests in flight average one per core, less
-    /// between that and one core left over, not at all below; 0: never
-    /// pauses. A pull alone runs at full speed.
+    /// for this percentage of the time the page took to store (300: three
+    /// times as long, at most 10 s): in full once requests in flight
+    /// average one per core, less between that and one core left over, not
+    /// at all below; 0: never pauses. A pull alone runs at full speed.
     pub yield_percent: u32,
     pub cpsc: SourceSchedule,
     pub fda_food: SourceSchedule,
@@ -156,8 +156,9 @@ impl IngestConfig {
     }
 
     /// The priority of the threads parsing and preparing a pull's pages:
-    /// `SCHED_IDLE` unless `nice` is 0. They hold nothing a request waits
-    /// for, so they can be preempted at any moment; a nice value alone
+    /// `SCHED_IDLE` unless `nice` is 0. They take none of the service's
+    /// locks (only the allocator's and the kernel's, as every thread
+    /// does), so they can be preempted at any moment; a nice value alone
     /// still lets a running thread finish its slice (milliseconds) before a
     /// request thread that wakes up gets the core.
     pub fn parsing_priority(&self) -> Result<ThreadPriority, ConfigError> {
@@ -300,5 +301,10 @@ mod tests {
         config.health_canada.since = "2024-02-01".into();
         config.cpsc.page_size = 0;
         assert_eq!(config.validate().unwrap_err().key, "ingest.cpsc.page_size");
+        config.cpsc.page_size = 100;
+        config.yield_percent = 10_001;
+        assert_eq!(config.validate().unwrap_err().key, "ingest.yield_percent");
+        config.yield_percent = 0;
+        config.validate().unwrap();
     }
 }

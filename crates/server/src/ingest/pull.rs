@@ -87,6 +87,8 @@ pub struct Ingest {
     load: Option<Arc<RequestLoad>>,
     /// This machine's cores, which requests in flight are compared with.
     cores: usize,
+    /// Pauses made for requests, for [`Ingest::pauses`].
+    pauses: std::sync::atomic::AtomicU64,
 }
 
 /// Threads parsing and preparing pages: one per core, so that pulls of
@@ -98,6 +100,10 @@ const BACKGROUND_THREADS: usize = 0;
 /// before its rows are left to the searches to read back; a first build
 /// of a large catalogue holds it longer, and pages would pile up.
 const INDEX_TURN_PATIENCE: Duration = Duration::from_secs(1);
+
+/// The longest pause after one page, however long the page took to store
+/// (a database slowed by an outage, not by requests, may take long).
+const LONGEST_PAUSE: Duration = Duration::from_secs(10);
 
 /// How much of a full pause a pull makes (0 to 1) when requests were in
 /// flight `in_flight` on average: none while they leave a core over (at
@@ -188,6 +194,7 @@ impl Ingest {
             background: BackgroundPool::new("ingest", BACKGROUND_THREADS, config.parsing_priority()?),
             load: None,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            pauses: Default::default(),
         })
     }
 
@@ -395,16 +402,16 @@ impl Ingest {
             stored += 1;
             let page_next = page.next;
             let prefetch = page_next.filter(|_| stored < max_pages);
-            let page_started = Instant::now();
             // Store this page while the next one is on its way.
             let (written, next) = tokio::join!(
                 async {
+                    let storing = Instant::now();
                     let update = self.store_page(context, cursor, page).await?;
                     // Only fails once the receiver is gone (the pull was
                     // stopped); a dropped update is read back by the next
                     // search.
                     let _ = committed.send(update);
-                    Ok::<(), String>(())
+                    Ok::<Duration, String>(storing.elapsed())
                 },
                 async {
                     match prefetch {
@@ -413,9 +420,10 @@ impl Ingest {
                     }
                 }
             );
-            if let Err(e) = written {
-                return Outcome::failed(e);
-            }
+            let stored_in = match written {
+                Ok(took) => took,
+                Err(e) => return Outcome::failed(e),
+            };
             match (page_next, next) {
                 (None, _) => return Outcome { error: None, done: true },
                 (Some(_), None) => {
@@ -424,7 +432,7 @@ impl Ingest {
                     return Outcome { error: None, done: false };
                 }
                 (Some(next_cursor), Some(next_page)) => {
-                    self.give_way(context.source, page_started.elapsed(), &mut since).await;
+                    self.give_way(context.source, stored_in, &mut since).await;
                     cursor = next_cursor;
                     ready = next_page;
                 }
@@ -433,21 +441,31 @@ impl Ingest {
     }
 
     /// While requests are being served, pauses before the next page for
-    /// `ingest.yield_percent` of the time the last one took, in proportion
-    /// to how busy the requests kept the cores since the last pause (see
-    /// [`busy_share`]). Niceness lowers only this process's threads; the
-    /// pause also spares the cores the database spends on a page
-    /// (PostgreSQL's backend, its index merges).
-    async fn give_way(&self, source: Source, page: Duration, since: &mut Option<LoadMark>) {
+    /// `ingest.yield_percent` of the time the last page took to store (the
+    /// database's work: not fetching, pacing or parsing, which run under
+    /// `SCHED_IDLE` and wait for the source), in proportion to how busy the
+    /// requests kept the cores since the last pause (see [`busy_share`]),
+    /// and at most [`LONGEST_PAUSE`]. Niceness lowers only this process's
+    /// threads; the pause also spares the cores the database spends on a
+    /// page (PostgreSQL's backend, its index merges) when it runs on this
+    /// machine. Only this instance's requests are seen.
+    async fn give_way(&self, source: Source, stored_in: Duration, since: &mut Option<LoadMark>) {
         let (Some(load), Some(mark)) = (&self.load, since.as_mut()) else { return };
         let busy = busy_share(load.in_flight_since(*mark), self.cores);
-        let pause = page.mul_f64(busy * f64::from(self.config.yield_percent) / 100.0);
+        let pause = stored_in.mul_f64(busy * f64::from(self.config.yield_percent) / 100.0).min(LONGEST_PAUSE);
         if !pause.is_zero() {
             metrics::histogram!("ingest_page_pause_seconds", "source" => source.as_str())
                 .record(pause.as_secs_f64());
+            self.pauses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::time::sleep(pause).await;
         }
         *mark = load.mark();
+    }
+
+    /// Pauses this instance's pulls made for requests (also in
+    /// `ingest_page_pause_seconds`).
+    pub fn pauses(&self) -> u64 {
+        self.pauses.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Fetches and parses the page at `cursor`.

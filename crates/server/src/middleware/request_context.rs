@@ -34,8 +34,7 @@ pub(super) async fn handle(load: Arc<RequestLoad>, req: Request, next: Next) -> 
         None => (request_id::generate(), None),
     };
 
-    let in_flight = metrics::gauge!("http_requests_in_flight");
-    in_flight.increment(1.0);
+    let in_flight = InFlight::begin(load, started);
     let mut response = request_id::scope(id.clone(), async {
         match refused {
             Some(message) => ApiError::BadRequest(message).into_response(),
@@ -43,7 +42,7 @@ pub(super) async fn handle(load: Arc<RequestLoad>, req: Request, next: Next) -> 
         }
     })
     .await;
-    in_flight.decrement(1.0);
+    drop(in_flight);
 
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -53,7 +52,6 @@ pub(super) async fn handle(load: Arc<RequestLoad>, req: Request, next: Next) -> 
 
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    load.record(elapsed);
     let labels = [("method", method.to_string()), ("route", route.clone()), ("status", status.to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
@@ -69,6 +67,31 @@ pub(super) async fn handle(load: Arc<RequestLoad>, req: Request, next: Next) -> 
         "request"
     );
     response
+}
+
+/// A request being served: counted in `http_requests_in_flight` and, when
+/// it ends, its time in flight added to the load. Also when it ends by
+/// being dropped (the client went away, hyper drops the handler's future),
+/// which is most often when the server is overloaded.
+struct InFlight {
+    load: Arc<RequestLoad>,
+    started: Instant,
+    gauge: metrics::Gauge,
+}
+
+impl InFlight {
+    fn begin(load: Arc<RequestLoad>, started: Instant) -> InFlight {
+        let gauge = metrics::gauge!("http_requests_in_flight");
+        gauge.increment(1.0);
+        InFlight { load, started, gauge }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.gauge.decrement(1.0);
+        self.load.record(self.started.elapsed());
+    }
 }
 
 /// The client's request id, if it sent one: `Ok` when usable, `Err` with the
