@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from collect import fmt, load, machine, parse_import, pct, software, write_result, wrk_entry  # noqa: E402
@@ -27,33 +26,19 @@ def lines(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def unix(ts):
-    return datetime.fromisoformat(ts).timestamp()
-
-
 def ingest_during(run_dir, phase):
     """The pulls that ran during a search phase, and the recalls stored
-    inside the search's time window (the server's counter read at its ends;
-    in older results, runs prorated by overlap)."""
+    inside the search's time window (the server's counter read at its
+    ends)."""
     runs = lines(os.path.join(run_dir, f"runs-{phase}.jsonl"))
     window = load(os.path.join(run_dir, f"window-{phase}.json"))
     if not runs or not window:
         return None
     w0, w1 = (float(x) for x in window["window"])
-    counted = window.get("fetched_total")
-    if counted:
-        # The server's count of records in committed pages, read at the
-        # window's ends: exact, however the pull's pace varied.
-        stored = float(counted[1] - counted[0])
-    else:
-        # Older runs: each run prorated by its overlap with the window,
-        # as if it had stored at one pace throughout.
-        stored = 0.0
-        for r in runs:
-            s, e = unix(r["startedAt"]), unix(r["finishedAt"])
-            overlap = max(0.0, min(e, w1) - max(s, w0))
-            if e > s:
-                stored += r["fetched"] * overlap / (e - s)
+    # The server's count of records in committed pages, read at the
+    # window's ends: exact, however the pull's pace varied.
+    counted = window["fetched_total"]
+    stored = float(counted[1] - counted[0])
     return {
         "pulls": len(runs),
         "fetched": sum(r["fetched"] for r in runs),
