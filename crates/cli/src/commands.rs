@@ -68,11 +68,12 @@ fn babyshield_storage_backend(config: &Config) -> &'static str {
 pub async fn import(
     config_path: Option<&Path>,
     file: &Path,
-    batch_size: usize,
+    batch_size: Option<usize>,
     upkeep: import::IndexUpkeep,
 ) -> anyhow::Result<ExitCode> {
     let mut config = load(config_path)?;
     config.database.sqlite_cache_mib = config.database.sqlite_cache_mib.max(import::IMPORT_SQLITE_CACHE_MIB);
+    config.database.sqlite_mmap_mib = config.database.sqlite_mmap_mib.max(import::IMPORT_SQLITE_MMAP_MIB);
     telemetry::init_logging(&config.log);
     let store = open_store(&config).await?;
     if config.database.migrate_on_start {
@@ -117,8 +118,12 @@ pub async fn import(
         report.rejected
     );
     if let Some(build) = report.deferred_index_build {
+        let full_text = match report.full_text {
+            Some(babyshield_storage::recalls::FullTextBuild::Beside) => "merged beside the batches",
+            _ => "filled from the table",
+        };
         println!(
-            "built the full-text and facet indexes after the last batch in {:.2}s (included above)",
+            "built the deferred indexes after the last batch in {:.2}s (included above; the full-text index {full_text})",
             build.as_secs_f64()
         );
     }

@@ -31,10 +31,10 @@ enum Command {
     /// Import normalized recalls from a JSON Lines file ("-" for stdin).
     Import {
         file: PathBuf,
-        /// Recalls per transaction.
-        #[arg(long, default_value_t = babyshield_server::import::DEFAULT_BATCH as u64,
-              value_parser = clap::value_parser!(u64).range(1..=50_000))]
-        batch_size: u64,
+        /// Recalls per transaction [default: 50,000 into an empty SQLite
+        /// catalogue whose indexes are built at the end, 20,000 otherwise].
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=50_000))]
+        batch_size: Option<u64>,
         /// Keep the full-text and facet indexes current batch by batch even
         /// into an empty SQLite catalogue. By default such a load builds
         /// them once at the end: more than twice as fast, but SQL searches
@@ -131,7 +131,7 @@ fn main() -> ExitCode {
             Command::CheckConfig => commands::check_config(config_path),
             Command::Import { file, batch_size, keep_indexes } => {
                 let upkeep = if keep_indexes { IndexUpkeep::Live } else { IndexUpkeep::DeferredWhenEmpty };
-                commands::import(config_path, &file, batch_size as usize, upkeep).await
+                commands::import(config_path, &file, batch_size.map(|n| n as usize), upkeep).await
             }
             Command::GenData { count, seed, output } => commands::gen_data(count, seed, output.as_deref()),
             Command::Ingest { source, file, url } => {

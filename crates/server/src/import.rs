@@ -7,24 +7,39 @@ use std::io::BufRead;
 use babyshield_domain::Recall;
 use babyshield_storage::{
     Backend, StorageError, Store,
-    recalls::{PreparedRecalls, UpsertOutcome},
+    recalls::{FullTextBeside, FullTextBuild, KnownWords, PreparedRecalls, UpsertOutcome},
 };
 
-/// Recalls written per transaction. Each commit writes every index page
-/// its recalls touched once, and ids and dates arrive in no index's order,
-/// so a larger batch writes fewer pages per recall: 1M recalls into SQLite
-/// imported 5,550/s at 5,000 per batch, 8,726/s at 20,000 and 9,423/s at
-/// 50,000 (with `IMPORT_SQLITE_CACHE_MIB`). A batch holds SQLite's write
-/// lock while it commits (about 2 s at 20,000): a server writing to the same
-/// file meanwhile waits up to that long (`--batch-size` lowers it). Two
-/// batches are in memory at once (estimated at about 80 MB each, not
-/// measured apart from the process's peak RSS).
+/// Recalls written per transaction while the catalogue's indexes are kept
+/// current. Each commit writes every index page its recalls touched once,
+/// and ids and dates arrive in no index's order, so a larger batch writes
+/// fewer pages per recall: 1M recalls into SQLite imported 5,550/s at 5,000
+/// per batch, 8,726/s at 20,000 and 9,423/s at 50,000 (with
+/// `IMPORT_SQLITE_CACHE_MIB`). A batch holds SQLite's write lock until it
+/// commits (about 2 s at 20,000 with the full-text index kept current): a
+/// server writing to the same file meanwhile waits up to that long
+/// (`--batch-size` lowers it).
 pub const DEFAULT_BATCH: usize = 20_000;
+/// Recalls written per transaction by a load into an empty SQLite
+/// catalogue, whose full-text, facet and date indexes are built at the end
+/// (`Store::begin_bulk_load`). What its commits still write again and again
+/// is the indexes that stay: the ids' uniqueness, the barcodes and the
+/// vocabulary. 1M recalls (full-text index still filled at the end): 7.3
+/// GB written and 19,300-20,000 recalls/s at 50,000 against 8.6 GB and
+/// 17,000/s at 20,000. A batch holds the write lock about 1.3 s. Two or
+/// three batches are in memory at once (parsed, being prepared, being
+/// written): the 1M import peaked at about 1.6 GB of anonymous memory.
+pub const BULK_BATCH: usize = 50_000;
 /// Page cache (MiB) of the `import` command's own connections at least.
 /// A batch dirties a page of every secondary index for nearly each recall
 /// (ids and dates arrive in no index's order); the pages must stay cached
 /// until the commit writes each once.
 pub const IMPORT_SQLITE_CACHE_MIB: u64 = 512;
+/// How much of the file the `import` command's connections read through a
+/// memory map at least: SQLite's largest (`SQLITE_MAX_MMAP_SIZE`, just under
+/// 2 GiB). The indexes built after a bulk load read the whole table (2.4 GB
+/// at 1M recalls); past the map every page is copied by a `pread`.
+pub const IMPORT_SQLITE_MMAP_MIB: u64 = 2047;
 /// Longest accepted line (a recall with a 20,000-character description fits).
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
 /// Rejections kept with their message (the count is always exact).
@@ -48,6 +63,8 @@ pub struct ImportReport {
     /// How long building the deferred indexes took, when they were
     /// ([`IndexUpkeep::DeferredWhenEmpty`] into an empty SQLite catalogue).
     pub deferred_index_build: Option<std::time::Duration>,
+    /// How the full-text index of such a load was built.
+    pub full_text: Option<FullTextBuild>,
 }
 
 /// How an import keeps the catalogue's secondary indexes.
@@ -98,24 +115,37 @@ struct Parsed {
 /// Reads every line of `input`, validates it, and upserts in batches.
 /// Parsing and preparing the rows (serializing, hashing, search text) run
 /// on a blocking thread, one batch ahead of the database writes. `progress`
-/// is told the bytes consumed after each batch. A storage failure stops the
+/// is told the bytes consumed after each batch. `batch_size` is the recalls
+/// per transaction; `None` takes [`BULK_BATCH`] when the load defers the
+/// indexes and [`DEFAULT_BATCH`] otherwise. A storage failure stops the
 /// import (earlier batches stay committed, the failing batch leaves nothing
 /// behind); deferred indexes are built even then, over what was stored.
 pub async fn import_jsonl<R: BufRead + Send + 'static>(
     store: &Store,
     input: R,
-    batch_size: usize,
+    batch_size: Option<usize>,
     upkeep: IndexUpkeep,
     mut progress: impl FnMut(Progress),
 ) -> Result<ImportReport, StorageError> {
     let deferred = upkeep == IndexUpkeep::DeferredWhenEmpty && store.begin_bulk_load().await?;
-    let loaded = load_batches(store, input, batch_size, &mut progress).await;
+    let batch_size = batch_size.unwrap_or(if deferred { BULK_BATCH } else { DEFAULT_BATCH });
+    // The full-text index is built beside the batches where it can be.
+    let beside = if deferred {
+        store.full_text_beside().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the full-text index is filled after the last batch instead");
+            None
+        })
+    } else {
+        None
+    };
+    let loaded = load_batches(store, input, batch_size, beside.as_ref(), &mut progress).await;
     let report = if deferred {
         progress(Progress::BuildingIndexes);
         let started = std::time::Instant::now();
-        match (loaded, store.finish_bulk_load().await) {
-            (Ok(mut report), Ok(_)) => {
+        match (loaded, store.finish_bulk_load_beside(beside).await) {
+            (Ok(mut report), Ok(built)) => {
                 report.deferred_index_build = Some(started.elapsed());
+                report.full_text = built;
                 report
             }
             (Ok(_), Err(e)) => return Err(e),
@@ -139,6 +169,7 @@ async fn load_batches<R: BufRead + Send + 'static>(
     store: &Store,
     input: R,
     batch_size: usize,
+    beside: Option<&FullTextBeside>,
     progress: &mut impl FnMut(Progress),
 ) -> Result<ImportReport, StorageError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Parsed>>(2);
@@ -153,6 +184,9 @@ async fn load_batches<R: BufRead + Send + 'static>(
         report.lines = parsed.lines;
         if !parsed.recalls.is_empty() {
             report.absorb(store.upsert_prepared(parsed.recalls).await?);
+            if let Some(beside) = beside {
+                beside.written();
+            }
         }
         progress(Progress::Read(parsed.consumed));
     }
@@ -170,6 +204,8 @@ fn parse_batches<R: BufRead>(
     let (mut lines, mut consumed) = (0u64, 0u64);
     let mut recalls: Vec<Recall> = Vec::with_capacity(batch_size);
     let mut rejections: Vec<Rejection> = Vec::new();
+    // The import stops at its first failed batch.
+    let mut words = KnownWords::default();
     loop {
         line.clear();
         let read = match read_bounded_line(&mut input, &mut line) {
@@ -191,7 +227,7 @@ fn parse_batches<R: BufRead>(
         }
         if done || recalls.len() >= batch_size {
             let batch = std::mem::replace(&mut recalls, Vec::with_capacity(batch_size));
-            let parsed = PreparedRecalls::new(batch, backend)
+            let parsed = PreparedRecalls::after(batch, backend, &mut words)
                 .map(|recalls| Parsed {
                     recalls,
                     rejections: std::mem::take(&mut rejections),
@@ -257,7 +293,7 @@ pub async fn load_sample_if_empty(store: &Store) -> Result<Option<ImportReport>,
     let report = import_jsonl(
         store,
         babyshield_datagen::SAMPLE_RECALLS_JSONL.as_bytes(),
-        DEFAULT_BATCH,
+        None,
         IndexUpkeep::Live,
         |_| {},
     )

@@ -99,14 +99,19 @@ fn import_reports_counts_and_rejects_bad_lines_by_number() {
     assert_eq!(rejected.len(), 2, "{}", first.stderr);
     assert!(rejected[0].starts_with("line 4:"), "{}", first.stderr);
     assert!(rejected[1].starts_with("line 5:"), "{}", first.stderr);
-    // Into an empty SQLite catalogue the indexes were built after the batches.
-    assert!(first.stdout.contains("built the full-text and facet indexes after the last batch"), "{first:?}");
+    // Into an empty SQLite catalogue the indexes were built after the
+    // batches, the full-text one beside them.
+    assert!(
+        first.stdout.contains("built the deferred indexes after the last batch in",)
+            && first.stdout.contains("the full-text index merged beside the batches"),
+        "{first:?}"
+    );
 
     let second = sandbox.run(&["import", file], &env);
     assert_eq!(second.code, Some(3), "{second:?}");
     let summary = summary_line(&second.stdout);
     assert!(summary.contains("0 inserted, 0 updated, 3 unchanged, 2 rejected"), "{summary}");
-    assert!(!second.stdout.contains("built the full-text"), "not deferred into a catalogue with recalls");
+    assert!(!second.stdout.contains("built the deferred"), "not deferred into a catalogue with recalls");
 }
 
 #[test]

@@ -727,9 +727,15 @@ async fn postgres_writes_go_on_when_the_role_may_not_merge_the_pending_lists() {
         let writer = &writer;
         async move {
             let live = babyshield_server::import::IndexUpkeep::Live;
-            babyshield_server::import::import_jsonl(writer, std::io::Cursor::new(jsonl), 100, live, |_| {})
-                .await
-                .unwrap()
+            babyshield_server::import::import_jsonl(
+                writer,
+                std::io::Cursor::new(jsonl),
+                Some(100),
+                live,
+                |_| {},
+            )
+            .await
+            .unwrap()
         }
     };
     let report = import(FIXTURES.to_string()).await;

@@ -132,7 +132,7 @@ impl TestApp {
         let report = babyshield_server::import::import_jsonl(
             self.state.store(),
             std::io::Cursor::new(jsonl.to_string()),
-            100,
+            Some(100),
             babyshield_server::import::IndexUpkeep::DeferredWhenEmpty,
             |_| {},
         )

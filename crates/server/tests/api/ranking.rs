@@ -12,7 +12,7 @@ use babyshield_domain::{AgencyCode, Recall, RecallFilters, Severity, ymd};
 use babyshield_server::import::IndexUpkeep::Live;
 use babyshield_storage::{
     Store,
-    recalls::{After, IndexRefresh, PreparedRecalls, RecallQuery, SearchCaches, TermGroup},
+    recalls::{After, FullTextBuild, IndexRefresh, PreparedRecalls, RecallQuery, SearchCaches, TermGroup},
 };
 use serde_json::json;
 
@@ -24,6 +24,7 @@ crate::on_both_databases!(
     a_crowded_index_is_compacted_and_answers_the_same,
     a_result_page_shows_the_version_the_index_holds,
     a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after_a_crash,
+    a_full_text_index_built_beside_a_load_that_does_not_add_up_is_filled_instead,
     words_are_looked_up_as_the_tokenizer_wrote_them_in_every_engine,
     index_updates_applied_late_out_of_order_or_never_leave_searches_exact,
 );
@@ -95,6 +96,52 @@ fn fixture() -> String {
         .to_string()
     }));
     lines.join("\n")
+}
+
+/// `fixture()` and then 40 of its recalls again, revised: new titles (some
+/// of them cribs), and half of them a new date, so their full-text rowid
+/// changes too. In batches of 100 the revisions change recalls that
+/// earlier batches wrote.
+fn fixture_with_revisions() -> String {
+    let revised = (0..40u64).map(|i| {
+        let n = (i * 7919) % 100_000;
+        json!({
+            "id": format!("CPSC-{n:05}"),
+            "agencyCode": "CPSC",
+            "title": format!("revised {} number {i}", if i % 3 == 0 { "crib" } else { "lamp" }),
+            "recallDate": if i % 2 == 0 { "2025-12-24" } else { DATES[0] },
+            "severity": "high",
+            "description": "revised",
+        })
+        .to_string()
+    });
+    std::iter::once(fixture()).chain(revised).collect::<Vec<_>>().join("\n")
+}
+
+/// `jsonl` imported in batches of 100 with every index kept current.
+async fn import_live(store: &Store, jsonl: String) -> babyshield_server::import::ImportReport {
+    babyshield_server::import::import_jsonl(store, std::io::Cursor::new(jsonl), Some(100), Live, |_| {})
+        .await
+        .unwrap()
+}
+
+/// The file a bulk load builds its full-text index in, beside the catalogue.
+fn full_text_scratch(app: &TestApp) -> Option<std::path::PathBuf> {
+    match app.state.store().pool() {
+        babyshield_storage::Pool::Sqlite(p) => {
+            let mut name = p.connect_options().get_filename().as_os_str().to_owned();
+            name.push("-fulltext-load");
+            Some(name.into())
+        }
+        babyshield_storage::Pool::Postgres(_) => None,
+    }
+}
+
+/// FTS5's own check of the full-text index's structure (SQLite).
+async fn full_text_is_sound(app: &TestApp) {
+    if let babyshield_storage::Pool::Sqlite(_) = app.state.store().pool() {
+        crate::family::exec(app, "INSERT INTO recalls_fts (recalls_fts) VALUES ('integrity-check')").await;
+    }
 }
 
 fn group(term: &str, variants: &[&str]) -> TermGroup {
@@ -307,9 +354,15 @@ async fn the_index_follows_writes_here_at_once_and_elsewhere_after_a_refresh(db:
     let import = |line: String| {
         let other = other.clone();
         async move {
-            babyshield_server::import::import_jsonl(&other, std::io::Cursor::new(line), 100, Live, |_| {})
-                .await
-                .unwrap()
+            babyshield_server::import::import_jsonl(
+                &other,
+                std::io::Cursor::new(line),
+                Some(100),
+                Live,
+                |_| {},
+            )
+            .await
+            .unwrap()
         }
     };
     import(recall_line("CPSC-90002", "Zeppelin lamp")).await;
@@ -431,7 +484,7 @@ async fn a_crowded_index_is_compacted_and_answers_the_same(db: Db) {
             babyshield_server::import::import_jsonl(
                 &store,
                 std::io::Cursor::new(lines.join("\n")),
-                100,
+                Some(100),
                 Live,
                 |_| {},
             )
@@ -467,9 +520,15 @@ async fn a_crowded_index_is_compacted_and_answers_the_same(db: Db) {
     // sets extended.
     let more: Vec<String> =
         (0..20).map(|i| recall_line(&format!("CPSC-8200{i:02}"), &format!("Kettle spout {i}"))).collect();
-    babyshield_server::import::import_jsonl(&store, std::io::Cursor::new(more.join("\n")), 100, Live, |_| {})
-        .await
-        .unwrap();
+    babyshield_server::import::import_jsonl(
+        &store,
+        std::io::Cursor::new(more.join("\n")),
+        Some(100),
+        Live,
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(store.search_index_stats().unwrap().recalls, 28);
     for query in [&kettle, &green] {
         let from_index = store.search_recalls(query, None, 0, 50).await.unwrap();
@@ -499,7 +558,7 @@ async fn a_result_page_shows_the_version_the_index_holds(db: Db) {
             babyshield_server::import::import_jsonl(
                 &into,
                 std::io::Cursor::new(line.to_string()),
-                100,
+                Some(100),
                 Live,
                 |_| {},
             )
@@ -560,7 +619,8 @@ async fn deferrable_schema(app: &TestApp) -> Vec<(String, String)> {
     match app.state.store().pool() {
         babyshield_storage::Pool::Sqlite(p) => sqlx::query_as(
             "SELECT name, sql FROM sqlite_schema WHERE name IN ('recalls_fts_insert', 'recalls_fts_update', \
-             'recalls_fts_delete', 'recalls_by_agency_date', 'recalls_by_severity_date', 'recalls_by_category_date') \
+             'recalls_fts_delete', 'recalls_by_date', 'recalls_by_agency_date', 'recalls_by_severity_date', \
+             'recalls_by_category_date') \
              ORDER BY name",
         )
         .fetch_all(p)
@@ -599,25 +659,22 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
     // The same fixture loaded with every index kept current...
     let live = TestApp::spawn(db).await;
     let schema = deferrable_schema(&live).await;
-    assert_eq!(schema.len(), if sqlite { 6 } else { 0 });
-    let report = babyshield_server::import::import_jsonl(
-        live.state.store(),
-        std::io::Cursor::new(fixture()),
-        100,
-        Live,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    assert_eq!((report.inserted, report.deferred_index_build), (720, None));
+    assert_eq!(schema.len(), if sqlite { 7 } else { 0 });
+    let report = import_live(live.state.store(), fixture_with_revisions()).await;
+    assert_eq!((report.inserted, report.updated, report.deferred_index_build), (720, 40, None));
     let expected = database_answers(live.state.store()).await;
     assert!(expected.iter().filter(|(total, _)| *total > 0).count() >= 10, "most queries match");
 
     // ... and into an empty catalogue the way `babyshield import` does:
-    // on SQLite with the full-text and facet indexes built at the end.
+    // on SQLite with the full-text, facet and date indexes built at the
+    // end, the full-text one beside the batches (and revised by the later
+    // ones).
     let app = TestApp::spawn(db).await;
-    let report = app.import(&fixture()).await;
-    assert_eq!((report.inserted, report.deferred_index_build.is_some()), (720, sqlite));
+    let report = app.import(&fixture_with_revisions()).await;
+    assert_eq!((report.inserted, report.updated, report.deferred_index_build.is_some()), (720, 40, sqlite));
+    assert_eq!(report.full_text, sqlite.then_some(FullTextBuild::Beside));
+    assert!(!full_text_scratch(&app).is_some_and(|f| f.exists()), "the scratch index is removed");
+    full_text_is_sound(&app).await;
     assert_eq!(deferrable_schema(&app).await, schema, "the same triggers and indexes again");
     // The fill's larger in-memory hash is not left behind for later writes.
     let options = full_text_options(&live).await;
@@ -637,14 +694,12 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
     let crashed = TestApp::spawn(db).await;
     let store = crashed.state.store();
     assert_eq!(store.begin_bulk_load().await.unwrap(), sqlite);
-    babyshield_server::import::import_jsonl(store, std::io::Cursor::new(fixture()), 100, Live, |_| {})
-        .await
-        .unwrap();
+    import_live(store, fixture()).await;
     if sqlite {
         // Really deferred: the database engine does not find its recalls yet,
         // and the drop is recorded for whoever finishes it.
         assert!(database_answers(store).await.iter().all(|(total, _)| *total == 0));
-        assert_eq!(crate::family::count(&crashed, "SELECT COUNT(*) FROM deferred_schema").await, 6);
+        assert_eq!(crate::family::count(&crashed, "SELECT COUNT(*) FROM deferred_schema").await, 7);
         assert!(deferrable_schema(&crashed).await.is_empty());
         assert!(store.begin_bulk_load().await.unwrap(), "a pending load is joined, not begun twice");
     }
@@ -654,7 +709,10 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
     next.migrate().await.unwrap();
     assert_eq!(deferrable_schema(&crashed).await, schema);
     assert_eq!(full_text_options(&crashed).await, options);
-    assert_eq!(database_answers(&next).await, expected);
+    full_text_is_sound(&crashed).await;
+    let unrevised = TestApp::spawn(db).await;
+    import_live(unrevised.state.store(), fixture()).await;
+    assert_eq!(database_answers(&next).await, database_answers(unrevised.state.store()).await);
     if sqlite {
         assert_eq!(crate::family::count(&crashed, "SELECT COUNT(*) FROM deferred_schema").await, 0);
     }
@@ -669,4 +727,43 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
         assert_eq!((report.inserted, report.deferred_index_build), (1, None));
         assert_eq!(deferrable_schema(&unmigrated).await, schema);
     }
+}
+
+/// What the scratch index holds is checked before it is used: a recall
+/// that went missing behind the load's back (nothing in the service
+/// deletes recalls) makes the load fill the index from the table instead.
+/// A scratch index given up removes its file.
+async fn a_full_text_index_built_beside_a_load_that_does_not_add_up_is_filled_instead(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let store = app.state.store();
+    if !store.begin_bulk_load().await.unwrap() {
+        // PostgreSQL keeps its indexes current and builds nothing beside.
+        assert!(store.full_text_beside().await.unwrap().is_none());
+        return;
+    }
+    let scratch = full_text_scratch(&app).unwrap();
+    let given_up = store.full_text_beside().await.unwrap().expect("a file database");
+    assert!(scratch.exists());
+    drop(given_up);
+    for _ in 0..200 {
+        if !scratch.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!scratch.exists(), "a scratch index given up is removed");
+
+    let beside = store.full_text_beside().await.unwrap().expect("a file database");
+    import_live(store, fixture()).await;
+    beside.written();
+    let gone = "DELETE FROM recalls WHERE id = 'CPSC-00000'";
+    crate::family::exec(&app, gone).await;
+    assert_eq!(store.finish_bulk_load_beside(Some(beside)).await.unwrap(), Some(FullTextBuild::Filled));
+    assert!(!scratch.exists());
+    full_text_is_sound(&app).await;
+
+    let live = TestApp::spawn(db).await;
+    import_live(live.state.store(), fixture()).await;
+    crate::family::exec(&live, gone).await;
+    assert_eq!(database_answers(store).await, database_answers(live.state.store()).await);
 }

@@ -1,57 +1,96 @@
 //! Loading a whole catalogue into an empty SQLite database.
 //!
 //! A recall written the usual way also goes into the full-text index (FTS5,
-//! through triggers) and into three facet indexes ordered by date, and ids
-//! and dates arrive in no index's order, so each batch dirties pages all
-//! over them. Importing 1M recalls measured 8,700 recalls/s with them and
-//! 21,300/s without; built once from the finished table they take about
-//! 30 s. So a load into an empty catalogue defers them:
+//! through triggers), into three facet indexes and an index ordered by
+//! date, and ids and dates arrive in no index's order, so each batch dirties
+//! pages all over them. Importing 1M recalls measured 8,700 recalls/s with
+//! them and 21,300/s without the full-text and facet ones; built once from
+//! the finished table they take about 30 s. So a load into an empty
+//! catalogue defers them:
 //! - [`Store::begin_bulk_load`] records their SQL (as `sqlite_schema` holds
 //!   it) in `deferred_schema` and drops them, in one transaction;
-//! - the import writes its batches as usual;
-//! - [`Store::finish_bulk_load`] fills the full-text index from the table
-//!   in the index's own order, runs the recorded SQL again and clears the
-//!   record, in one transaction.
+//! - the import writes its batches as usual, and builds the full-text index
+//!   beside them in a scratch file (`bulk/beside.rs`);
+//! - [`Store::finish_bulk_load_beside`] runs the recorded SQL again, copies
+//!   the full-text index in from beside the load (or fills it from the
+//!   table in the index's own order) and clears the record, in one
+//!   transaction.
 //!
 //! A load interrupted in between leaves the record behind, and the next
 //! `migrate` (`babyshield migrate`, and every server start and CLI command
 //! unless `database.migrate_on_start = false`) finishes it. It cannot tell
 //! a crashed load from one still running in another process, so a server
 //! started during a load finishes it early and the load goes on with its
-//! indexes live: correct, only slower. Every
-//! recall written while a load is pending, by any process, is indexed when
-//! it finishes (the fill reads the whole table); until then the SQL search
-//! engine (not the in-memory index) does not find those recalls, and the
-//! final transaction holds the write lock for as long as the build takes.
+//! indexes live: correct, only slower. Every recall written while a load
+//! is pending, by any process, is indexed when it finishes (the scratch
+//! index reads every generation written, the fill the whole table); until
+//! then the SQL search engine (not the in-memory index) does not find
+//! those recalls, lists ordered by date sort the table instead of reading
+//! an index, and the final transaction holds the write lock for as long as
+//! the build takes (about 10 s at 1M recalls, 25 s when filling).
 //!
 //! PostgreSQL keeps its indexes current (`begin_bulk_load` answers false).
 
+use sqlx::{ConnectOptions, Connection};
+
 use crate::{Pool, StorageError, Store};
 
-/// What a bulk load defers: the full-text index's triggers and the facet
-/// indexes (migrations 0002 and 0009).
-const DEFERRED: [&str; 6] = [
+/// What a bulk load defers: the full-text index's triggers, the facet
+/// indexes and the date order (migrations 0002 and 0009). The date order
+/// is not a facet, but like them it takes each recall at a random place:
+/// kept current, the 1M import's commits wrote its pages again and again
+/// (2 GB of the 10.6 GB the import wrote), and building it at the end
+/// takes about a second.
+const DEFERRED: [&str; 7] = [
     "recalls_fts_insert",
     "recalls_fts_update",
     "recalls_fts_delete",
+    "recalls_by_date",
     "recalls_by_agency_date",
     "recalls_by_severity_date",
     "recalls_by_category_date",
 ];
 
+/// A recall's full-text rowid (migration 0008), as SQL over the recall row
+/// `$r`: newest date first, then its rid.
+macro_rules! fts_rowid {
+    ($r:literal) => {
+        concat!("((99999999 - CAST(replace(", $r, ".recall_date, '-', '') AS INTEGER)) << 32) | ", $r, ".rid")
+    };
+}
+
+/// A recall's `facets` column in the full-text index (migration 0008), as
+/// SQL over the recall row `$r`.
+macro_rules! fts_facets {
+    ($r:literal) => {
+        concat!(
+            "'agency' || lower(replace(",
+            $r,
+            ".agency_code, '_', '')) || ' severity' || coalesce(",
+            $r,
+            ".severity, 'none') || ' category' || replace(coalesce(",
+            $r,
+            ".risk_category, 'none'), '_', '')"
+        )
+    };
+}
+
+mod beside;
+pub use beside::FullTextBeside;
+
 /// Every recall's full-text row, as the insert trigger of migration 0009
 /// writes it, in the index's rowid order (newest date first): FTS5 then
 /// builds each segment in memory instead of flushing at every lower rowid.
 /// The order is sorted on the keys alone, not on the text.
-const FILL_FULL_TEXT: &str = "\
-    INSERT INTO recalls_fts (rowid, search_title, search_body, facets) \
-    WITH ordered AS MATERIALIZED ( \
-        SELECT ((99999999 - CAST(replace(recall_date, '-', '') AS INTEGER)) << 32) | rid AS fts_rowid, rid \
-        FROM recalls ORDER BY fts_rowid) \
-    SELECT o.fts_rowid, r.search_title, r.search_body, \
-        'agency' || lower(replace(r.agency_code, '_', '')) || ' severity' || coalesce(r.severity, 'none') \
-        || ' category' || replace(coalesce(r.risk_category, 'none'), '_', '') \
-    FROM ordered o JOIN recalls r ON r.rid = o.rid";
+const FILL_FULL_TEXT: &str = concat!(
+    "INSERT INTO recalls_fts (rowid, search_title, search_body, facets) \
+     WITH ordered AS MATERIALIZED (SELECT ",
+    fts_rowid!("r"),
+    " AS fts_rowid, r.rid FROM recalls r ORDER BY fts_rowid) \
+     SELECT o.fts_rowid, r.search_title, r.search_body, ",
+    fts_facets!("r"),
+    " FROM ordered o JOIN recalls r ON r.rid = o.rid"
+);
 
 /// How much text FTS5 gathers in memory before it writes a segment, during
 /// the fill: 64 MiB instead of FTS5's 1 MiB. A smaller hash writes many
@@ -155,36 +194,135 @@ impl Store {
     /// rebuilt from every recall, the recorded triggers and indexes created
     /// again. False when none was pending (another process finished it).
     pub async fn finish_bulk_load(&self) -> Result<bool, StorageError> {
+        Ok(self.finish_bulk_load_beside(None).await?.is_some())
+    }
+
+    /// [`Store::finish_bulk_load`] for a load whose full-text index was
+    /// built beside it ([`Store::full_text_beside`]): the index is copied
+    /// from there when it adds up, filled from the table otherwise. `None`
+    /// when no load was pending; otherwise how the index was built.
+    pub async fn finish_bulk_load_beside(
+        &self,
+        beside: Option<FullTextBeside>,
+    ) -> Result<Option<FullTextBuild>, StorageError> {
         // Every server start and CLI command asks (through `migrate`), and
         // nothing is pending nearly always: a read answers that without
         // waiting for the write lock an import may be holding.
         if !self.bulk_load_pending().await? {
-            return Ok(false);
+            return Ok(None);
         }
-        let Some(mut tx) = self.deferral_tx().await? else {
-            return Ok(false);
+        let Pool::Sqlite(pool) = self.pool() else {
+            return Ok(None);
         };
-        let deferred: Vec<(String, String)> =
-            sqlx::query_as("SELECT name, sql FROM deferred_schema ORDER BY name").fetch_all(&mut *tx).await?;
-        if deferred.is_empty() {
-            return Ok(false);
-        }
-        sqlx::query("INSERT INTO recalls_fts (recalls_fts) VALUES ('delete-all')").execute(&mut *tx).await?;
-        sqlx::query(FILL_HASH_SIZE).bind(FILL_HASH_BYTES).execute(&mut *tx).await?;
-        sqlx::query(FILL_FULL_TEXT).execute(&mut *tx).await?;
+        let scratch = beside::scratch_path(pool.connect_options().get_filename());
+        let finished = match beside {
+            None => {
+                // What an interrupted load built beside it is of no use.
+                beside::remove_scratch(&scratch);
+                let Some(mut tx) = self.deferral_tx().await? else {
+                    return Ok(None);
+                };
+                let finished = finish_in(&mut tx, None).await?;
+                tx.commit().await?;
+                finished
+            }
+            Some(beside) => {
+                // A connection of its own: the scratch database is attached
+                // to it (outside any transaction), and it never opens the
+                // full-text table, so no connection is left with FTS5's
+                // view of the index from before the copy (the others see
+                // the commit of another connection and read it again).
+                self.ensure_available()?;
+                let mut conn = (*pool.connect_options()).clone().connect().await?;
+                let finished = async {
+                    sqlx::query("ATTACH DATABASE ? AS fulltext")
+                        .bind(scratch.to_string_lossy().into_owned())
+                        .execute(&mut conn)
+                        .await?;
+                    // Not IMMEDIATE, which would take the scratch
+                    // database's write lock too, and the scratch index
+                    // still has its last batches to add: the write lock on
+                    // the catalogue alone comes with the first statement,
+                    // which writes.
+                    let mut tx = conn.begin().await?;
+                    let finished = finish_in(&mut tx, Some(beside)).await?;
+                    tx.commit().await?;
+                    Ok::<_, StorageError>(finished)
+                }
+                .await;
+                let _ = conn.close().await;
+                beside::remove_scratch(&scratch);
+                finished?
+            }
+        };
+        let Some((built, generation)) = finished else {
+            return Ok(None);
+        };
+        self.index_written(self.index_update(generation, Vec::new(), Vec::new())).await;
+        Ok(Some(built))
+    }
+}
+
+/// How a bulk load's full-text index was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullTextBuild {
+    /// Beside the load, and copied in ([`Store::full_text_beside`]).
+    Beside,
+    /// From the table, after the last batch.
+    Filled,
+}
+
+/// The deferred indexes and triggers created again, the full-text index
+/// copied from beside the load or filled, the record cleared; the caller
+/// commits. `None` when nothing is recorded.
+async fn finish_in(
+    conn: &mut sqlx::SqliteConnection,
+    beside: Option<FullTextBeside>,
+) -> Result<Option<(FullTextBuild, i64)>, StorageError> {
+    // SQL searches will find what they could not: cached answers and other
+    // instances move on with the generation. Taken first: this write takes
+    // the catalogue's write lock, so nothing is written after what the
+    // scratch index adds last.
+    let generation: i64 = sqlx::query_scalar(super::write::NEXT_GENERATION).fetch_one(&mut *conn).await?;
+    let deferred: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, sql FROM deferred_schema ORDER BY name").fetch_all(&mut *conn).await?;
+    if deferred.is_empty() {
+        return Ok(None);
+    }
+    // The scratch index takes its last batches and merges its segments
+    // while the other indexes are built here.
+    let scratch = beside.map(FullTextBeside::finish);
+    for (_, sql) in &deferred {
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(&mut *conn).await?;
+    }
+    let copied = match scratch {
+        Some(answered) => match answered.await {
+            Ok(Ok(())) => beside::copy_full_text(conn).await?,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the full-text index built beside the load is not used; filling it from the table");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "the full-text index built beside the load stopped; filling it from the table"
+                );
+                false
+            }
+        },
+        None => false,
+    };
+    if !copied {
+        sqlx::query("INSERT INTO recalls_fts (recalls_fts) VALUES ('delete-all')")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(FILL_HASH_SIZE).bind(FILL_HASH_BYTES).execute(&mut *conn).await?;
+        sqlx::query(FILL_FULL_TEXT).execute(&mut *conn).await?;
         // FTS5's own default again, for every later write; the option's row
         // goes too, so the index's configuration is what it was.
-        sqlx::query(FILL_HASH_SIZE).bind(FTS5_DEFAULT_HASH_BYTES).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM recalls_fts_config WHERE k = 'hashsize'").execute(&mut *tx).await?;
-        for (_, sql) in &deferred {
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(&mut *tx).await?;
-        }
-        sqlx::query("DELETE FROM deferred_schema").execute(&mut *tx).await?;
-        // SQL searches now find what they could not: cached answers and
-        // other instances move on with the generation.
-        let generation: i64 = sqlx::query_scalar(super::write::NEXT_GENERATION).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        self.index_written(self.index_update(generation, Vec::new(), Vec::new())).await;
-        Ok(true)
+        sqlx::query(FILL_HASH_SIZE).bind(FTS5_DEFAULT_HASH_BYTES).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM recalls_fts_config WHERE k = 'hashsize'").execute(&mut *conn).await?;
     }
+    sqlx::query("DELETE FROM deferred_schema").execute(&mut *conn).await?;
+    let built = if copied { FullTextBuild::Beside } else { FullTextBuild::Filled };
+    Ok(Some((built, generation)))
 }

@@ -12,6 +12,7 @@ mod read;
 mod tiers;
 mod write;
 
+pub use bulk::{FullTextBeside, FullTextBuild};
 pub use index::IndexStats;
 pub(crate) use index_sync::SearchIndex;
 pub use index_sync::{
@@ -22,7 +23,7 @@ pub use query::{After, POINTS_PER_TERM, RecallPage, RecallQuery, ScoredRecall, T
 pub(crate) use read::PointReads;
 pub use read::{AgencyFreshness, AgencyRow, Count, MAX_RECALLS_PER_BARCODE, RecallStats};
 pub(crate) use write::now_rfc3339;
-pub use write::{PreparedRecalls, UpsertOutcome};
+pub use write::{KnownWords, PreparedRecalls, UpsertOutcome};
 
 use babyshield_domain::Recall;
 

@@ -1,6 +1,6 @@
 //! Writing recalls: idempotent batched upserts keyed by recall id.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use babyshield_domain::{Recall, ymd};
@@ -56,20 +56,62 @@ struct Prepared {
 /// [`Store::upsert_prepared`].
 pub struct PreparedRecalls {
     rows: Vec<Prepared>,
-    /// New words for typo matching (`search_terms`).
-    vocabulary: BTreeSet<String>,
+    /// New words for typo matching (`search_terms`), sorted.
+    vocabulary: Vec<String>,
+}
+
+/// The words a load has already offered to the vocabulary (`search_terms`),
+/// so that its later batches do not offer them again. A batch offers each
+/// of its words once; a load of many batches (an import) keeps one of
+/// these across them: the synthetic 1M file has some 600,000 distinct words
+/// and each batch of 20,000 recalls about 40,000, nearly all seen before,
+/// which the writer looked up in `search_terms` again batch after batch.
+/// Only for loads that stop at their first failed batch: a word is taken
+/// as written once a batch carried it. Words are never removed from the
+/// vocabulary, so one already there needs no second offer.
+#[derive(Default)]
+pub struct KnownWords {
+    words: HashSet<Box<str>, foldhash::fast::RandomState>,
+}
+
+impl KnownWords {
+    /// Most words kept: a load past this forgets them all and offers them
+    /// again (about 40 bytes each).
+    const MOST: usize = 1 << 21;
+
+    /// True the first time `word` is seen.
+    fn first_sight(&mut self, word: &str) -> bool {
+        if self.words.contains(word) {
+            return false;
+        }
+        if self.words.len() >= Self::MOST {
+            self.words.clear();
+        }
+        self.words.insert(word.into())
+    }
 }
 
 impl PreparedRecalls {
     /// Within a batch the last copy of an id wins. `backend` is the store's
     /// that will write the batch ([`Store::backend`]).
     pub fn new(batch: Vec<Recall>, backend: crate::Backend) -> Result<PreparedRecalls, StorageError> {
+        Self::after(batch, backend, &mut KnownWords::default())
+    }
+
+    /// [`PreparedRecalls::new`] for a batch of a load that keeps `known`
+    /// across its batches: words an earlier batch offered are not offered
+    /// again.
+    pub fn after(
+        batch: Vec<Recall>,
+        backend: crate::Backend,
+        known: &mut KnownWords,
+    ) -> Result<PreparedRecalls, StorageError> {
         let mut latest: HashMap<String, usize> = HashMap::with_capacity(batch.len());
         for (i, recall) in batch.iter().enumerate() {
             latest.insert(recall.id.as_str().to_string(), i);
         }
         let mut rows = Vec::with_capacity(latest.len());
-        let mut vocabulary = BTreeSet::new();
+        let mut vocabulary = Vec::new();
         let mut doc_capacity = 2048;
         for (i, recall) in batch.into_iter().enumerate() {
             if latest.get(recall.id.as_str()) != Some(&i) {
@@ -84,12 +126,13 @@ impl PreparedRecalls {
             let hash = to_hex(&Sha256::digest(doc.as_bytes()));
             let document = recall.search_document();
             for word in document.title.split(' ').chain(document.body.split(' ')) {
-                // Most words of a batch are already in: look before copying.
+                // A hash set: an ordered one spent a sixth of the import's
+                // parsing thread comparing words.
                 if VOCABULARY_WORD_LEN.contains(&word.len())
                     && word.bytes().all(|b| b.is_ascii_lowercase())
-                    && !vocabulary.contains(word)
+                    && known.first_sight(word)
                 {
-                    vocabulary.insert(word.to_string());
+                    vocabulary.push(word.to_string());
                 }
             }
             let gtins = recall.gtins().iter().map(|g| g.as_str().to_string()).collect();
@@ -101,6 +144,8 @@ impl PreparedRecalls {
             let recall = Arc::new(recall);
             rows.push(Prepared { recall, doc, hash, title, body: document.body, gtins, vectors });
         }
+        // In key order: the vocabulary's B-tree takes them in one pass.
+        vocabulary.sort_unstable();
         Ok(PreparedRecalls { rows, vocabulary })
     }
 
@@ -484,8 +529,7 @@ impl Store {
             }
 
             if !outcome.changed_ids.is_empty() {
-                let words: Vec<&String> = vocabulary.iter().collect();
-                for chunk in words.chunks(CHUNK) {
+                for chunk in vocabulary.chunks(CHUNK) {
                     let mut args = Args::in_order(self.backend());
                     let rows: Vec<String> = chunk.iter().map(|w| format!("({})", args.text(w.as_str()))).collect();
                     let sql = format!(
