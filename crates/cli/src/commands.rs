@@ -120,7 +120,8 @@ pub async fn import(
     if let Some(build) = report.deferred_index_build {
         let full_text = match report.full_text {
             Some(babyshield_storage::recalls::FullTextBuild::Beside) => "merged beside the batches",
-            _ => "filled from the table",
+            Some(babyshield_storage::recalls::FullTextBuild::Filled) => "filled from the table",
+            None => "built by another process, which finished the load",
         };
         println!(
             "built the deferred indexes after the last batch in {:.2}s (included above; the full-text index {full_text})",

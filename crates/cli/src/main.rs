@@ -35,11 +35,12 @@ enum Command {
         /// catalogue whose indexes are built at the end, 20,000 otherwise].
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=50_000))]
         batch_size: Option<u64>,
-        /// Keep the full-text and facet indexes current batch by batch even
-        /// into an empty SQLite catalogue. By default such a load builds
-        /// them once at the end: more than twice as fast, but SQL searches
-        /// do not find the new recalls until it is done, and the final
-        /// build holds the write lock (about 30 s per million recalls).
+        /// Keep the full-text, facet and date indexes current batch by
+        /// batch even into an empty SQLite catalogue. By default such a
+        /// load builds the full-text one beside the batches and the others
+        /// at the end: more than twice as fast, but SQL searches do not
+        /// find the new recalls until it is done, and the final build holds
+        /// the write lock (about 10 s per million recalls).
         #[arg(long)]
         keep_indexes: bool,
     },

@@ -86,7 +86,7 @@ impl Store {
             .map_err(|e| StorageError::Migration(e.to_string()))?;
         if self.finish_bulk_load().await? {
             tracing::warn!(
-                "finished a bulk load that an interrupted import left pending: full-text and facet indexes rebuilt"
+                "finished a bulk load that an interrupted import left pending: its deferred indexes rebuilt"
             );
         }
         self.migration_status().await

@@ -125,15 +125,21 @@ async fn import_live(store: &Store, jsonl: String) -> babyshield_server::import:
         .unwrap()
 }
 
-/// The file a bulk load builds its full-text index in, beside the catalogue.
-fn full_text_scratch(app: &TestApp) -> Option<std::path::PathBuf> {
+/// The files bulk loads build their full-text index in, beside the
+/// catalogue (none on PostgreSQL).
+fn full_text_scratch(app: &TestApp) -> Vec<std::path::PathBuf> {
     match app.state.store().pool() {
         babyshield_storage::Pool::Sqlite(p) => {
-            let mut name = p.connect_options().get_filename().as_os_str().to_owned();
-            name.push("-fulltext-load");
-            Some(name.into())
+            let catalogue = p.connect_options().get_filename().to_path_buf();
+            let prefix = format!("{}-fulltext-load-", catalogue.file_name().unwrap().to_string_lossy());
+            std::fs::read_dir(catalogue.parent().unwrap())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .map(|e| e.path())
+                .collect()
         }
-        babyshield_storage::Pool::Postgres(_) => None,
+        babyshield_storage::Pool::Postgres(_) => Vec::new(),
     }
 }
 
@@ -673,7 +679,7 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
     let report = app.import(&fixture_with_revisions()).await;
     assert_eq!((report.inserted, report.updated, report.deferred_index_build.is_some()), (720, 40, sqlite));
     assert_eq!(report.full_text, sqlite.then_some(FullTextBuild::Beside));
-    assert!(!full_text_scratch(&app).is_some_and(|f| f.exists()), "the scratch index is removed");
+    assert!(full_text_scratch(&app).is_empty(), "the scratch index is removed");
     full_text_is_sound(&app).await;
     assert_eq!(deferrable_schema(&app).await, schema, "the same triggers and indexes again");
     // The fill's larger in-memory hash is not left behind for later writes.
@@ -702,11 +708,16 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
         assert_eq!(crate::family::count(&crashed, "SELECT COUNT(*) FROM deferred_schema").await, 7);
         assert!(deferrable_schema(&crashed).await.is_empty());
         assert!(store.begin_bulk_load().await.unwrap(), "a pending load is joined, not begun twice");
+        // The scratch index the crashed load was building is left behind.
+        let beside = store.full_text_beside().await.unwrap().expect("a file database");
+        std::mem::forget(beside);
+        assert_eq!(full_text_scratch(&crashed).len(), 1);
     }
     // The next process to migrate (any server start or CLI command)
-    // finishes it.
+    // finishes it, and removes what the crashed load left beside it.
     let next = babyshield_server::open_store(crashed.state.config()).await.unwrap();
     next.migrate().await.unwrap();
+    assert!(full_text_scratch(&crashed).is_empty());
     assert_eq!(deferrable_schema(&crashed).await, schema);
     assert_eq!(full_text_options(&crashed).await, options);
     full_text_is_sound(&crashed).await;
@@ -731,8 +742,9 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
 
 /// What the scratch index holds is checked before it is used: a recall
 /// that went missing behind the load's back (nothing in the service
-/// deletes recalls) makes the load fill the index from the table instead.
-/// A scratch index given up removes its file.
+/// deletes recalls), or a scratch file that is not the load's own, makes
+/// the load fill the index from the table instead. A scratch index given
+/// up removes its file.
 async fn a_full_text_index_built_beside_a_load_that_does_not_add_up_is_filled_instead(db: Db) {
     let app = TestApp::spawn(db).await;
     let store = app.state.store();
@@ -741,17 +753,16 @@ async fn a_full_text_index_built_beside_a_load_that_does_not_add_up_is_filled_in
         assert!(store.full_text_beside().await.unwrap().is_none());
         return;
     }
-    let scratch = full_text_scratch(&app).unwrap();
     let given_up = store.full_text_beside().await.unwrap().expect("a file database");
-    assert!(scratch.exists());
+    assert_eq!(full_text_scratch(&app).len(), 1);
     drop(given_up);
     for _ in 0..200 {
-        if !scratch.exists() {
+        if full_text_scratch(&app).is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert!(!scratch.exists(), "a scratch index given up is removed");
+    assert!(full_text_scratch(&app).is_empty(), "a scratch index given up is removed");
 
     let beside = store.full_text_beside().await.unwrap().expect("a file database");
     import_live(store, fixture()).await;
@@ -759,11 +770,28 @@ async fn a_full_text_index_built_beside_a_load_that_does_not_add_up_is_filled_in
     let gone = "DELETE FROM recalls WHERE id = 'CPSC-00000'";
     crate::family::exec(&app, gone).await;
     assert_eq!(store.finish_bulk_load_beside(Some(beside)).await.unwrap(), Some(FullTextBuild::Filled));
-    assert!(!scratch.exists());
+    assert!(full_text_scratch(&app).is_empty());
     full_text_is_sound(&app).await;
 
     let live = TestApp::spawn(db).await;
     import_live(live.state.store(), fixture()).await;
     crate::family::exec(&live, gone).await;
     assert_eq!(database_answers(store).await, database_answers(live.state.store()).await);
+
+    // Nor is a file that is not the one this load built any more (here
+    // removed, so attaching its path makes an empty database).
+    let other = TestApp::spawn(db).await;
+    let store = other.state.store();
+    assert!(store.begin_bulk_load().await.unwrap());
+    let beside = store.full_text_beside().await.unwrap().expect("a file database");
+    import_live(store, fixture()).await;
+    for file in full_text_scratch(&other) {
+        std::fs::remove_file(file).unwrap();
+    }
+    assert_eq!(store.finish_bulk_load_beside(Some(beside)).await.unwrap(), Some(FullTextBuild::Filled));
+    assert!(full_text_scratch(&other).is_empty());
+    full_text_is_sound(&other).await;
+    let intact = TestApp::spawn(db).await;
+    import_live(intact.state.store(), fixture()).await;
+    assert_eq!(database_answers(store).await, database_answers(intact.state.store()).await);
 }

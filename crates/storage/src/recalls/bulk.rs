@@ -214,29 +214,27 @@ impl Store {
         let Pool::Sqlite(pool) = self.pool() else {
             return Ok(None);
         };
-        let scratch = beside::scratch_path(pool.connect_options().get_filename());
+        let catalogue = pool.connect_options().get_filename().to_path_buf();
         let finished = match beside {
             None => {
                 // What an interrupted load built beside it is of no use.
-                beside::remove_scratch(&scratch);
-                let Some(mut tx) = self.deferral_tx().await? else {
-                    return Ok(None);
-                };
-                let finished = finish_in(&mut tx, None).await?;
-                tx.commit().await?;
-                finished
+                beside::remove_leftovers(&catalogue);
+                self.finish_filling().await?
             }
             Some(beside) => {
-                // A connection of its own: the scratch database is attached
-                // to it (outside any transaction), and it never opens the
-                // full-text table, so no connection is left with FTS5's
-                // view of the index from before the copy (the others see
-                // the commit of another connection and read it again).
                 self.ensure_available()?;
+                // Attached only once the scratch index is idle: attaching
+                // reads its schema, and it may be writing a batch.
+                beside.settle().await;
+                let path = beside.path().to_path_buf();
+                // A connection of its own, with the scratch database
+                // attached (outside any transaction). Any connection that
+                // read the full-text index before sees the copy's commit
+                // (FTS5 compares `PRAGMA data_version`) and reads it again.
                 let mut conn = (*pool.connect_options()).clone().connect().await?;
-                let finished = async {
+                let attempt = async {
                     sqlx::query("ATTACH DATABASE ? AS fulltext")
-                        .bind(scratch.to_string_lossy().into_owned())
+                        .bind(path.to_string_lossy().into_owned())
                         .execute(&mut conn)
                         .await?;
                     // Not IMMEDIATE, which would take the scratch
@@ -245,14 +243,23 @@ impl Store {
                     // the catalogue alone comes with the first statement,
                     // which writes.
                     let mut tx = conn.begin().await?;
-                    let finished = finish_in(&mut tx, Some(beside)).await?;
-                    tx.commit().await?;
+                    let finished = finish_in(&mut tx, Some(&beside)).await?;
+                    if finished.is_some() {
+                        tx.commit().await?;
+                    }
                     Ok::<_, StorageError>(finished)
                 }
                 .await;
                 let _ = conn.close().await;
-                beside::remove_scratch(&scratch);
-                finished?
+                drop(beside);
+                beside::remove_scratch(&path);
+                match attempt {
+                    Ok(finished) => finished,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the full-text index built beside the load is not used; filling it from the table");
+                        self.finish_filling().await?
+                    }
+                }
             }
         };
         let Some((built, generation)) = finished else {
@@ -260,6 +267,21 @@ impl Store {
         };
         self.index_written(self.index_update(generation, Vec::new(), Vec::new())).await;
         Ok(Some(built))
+    }
+}
+
+impl Store {
+    /// Finishes a pending load on the pool, filling the full-text index from
+    /// the table; nothing is changed when nothing is recorded.
+    async fn finish_filling(&self) -> Result<Option<(FullTextBuild, i64)>, StorageError> {
+        let Some(mut tx) = self.deferral_tx().await? else {
+            return Ok(None);
+        };
+        let finished = finish_in(&mut tx, None).await?;
+        if finished.is_some() {
+            tx.commit().await?;
+        }
+        Ok(finished)
     }
 }
 
@@ -277,7 +299,7 @@ pub enum FullTextBuild {
 /// commits. `None` when nothing is recorded.
 async fn finish_in(
     conn: &mut sqlx::SqliteConnection,
-    beside: Option<FullTextBeside>,
+    beside: Option<&FullTextBeside>,
 ) -> Result<Option<(FullTextBuild, i64)>, StorageError> {
     // SQL searches will find what they could not: cached answers and other
     // instances move on with the generation. Taken first: this write takes

@@ -6,30 +6,37 @@
 //! from the finished table, on the one connection that may write the
 //! catalogue, with the second core idle: 17 of the 1M import's 51 s.
 //!
-//! Instead a scratch database next to the catalogue (`<file>-fulltext-load`,
-//! no journal: it is rebuilt rather than recovered) holds a full-text table
-//! declared exactly as the catalogue's, and a connection of its own (a
-//! thread of its own) adds each batch's recalls to it from the catalogue as
-//! soon as the batch commits, while the next batch is written. Each batch
-//! becomes one segment, written in its own rowid order; FTS5's merging is
-//! held off until the end. It also keeps which index row each recall got
-//! (`fts_rows`), so a recall that a later batch changes has its old entry
-//! removed.
+//! Instead a scratch database next to the catalogue
+//! (`<file>-fulltext-load-<process>-<time>`, one per load; no journal: it
+//! is rebuilt rather than recovered) holds a full-text table declared
+//! exactly as the catalogue's, and a connection of its own (a thread of
+//! its own) adds each batch's recalls to it from the catalogue as soon as
+//! the batch commits, while the next batch is written. A batch is written
+//! in the index's rowid order (`write.rs`) and read back in rid order, the
+//! same order for its new recalls: each batch becomes one segment (a few
+//! more for recalls it revised, or when one catch-up takes several
+//! batches); FTS5's merging is held off until the end. It also keeps which
+//! index row each recall got (`fts_rows`), so a recall that a later batch
+//! changes has its old entry removed.
 //!
 //! When the load finishes, under the catalogue's write lock, the scratch
-//! index adds what was written since, checks that it holds exactly the
-//! catalogue's recalls, and merges its segments into one (`optimize`),
-//! while the catalogue builds its other deferred indexes. The catalogue's
-//! full-text tables are then replaced by copies of the scratch table's:
-//! the same SQLite and the same declaration wrote them, so they are the
-//! index a fill would have written, in fewer pages. If the scratch index
-//! failed, or does not add up, the load fills the index from the table as
-//! before.
+//! index adds what was written since and merges its segments into one
+//! (`optimize`), while the catalogue builds its other deferred indexes.
+//! Then the finishing connection, which has the scratch file attached,
+//! checks that it holds exactly the catalogue's recalls, each under the
+//! rowid its row gives, and replaces the catalogue's full-text tables by
+//! copies of the scratch table's: the same SQLite and the same declaration
+//! wrote them, so they are the index a fill would have written, in fewer
+//! pages. If the scratch index failed, does not add up, or cannot be
+//! attached or copied, the load fills the index from the table as before.
+//! A row edited by hand behind the load's back with the same date and
+//! facets keeps the text the scratch index read (an edit through the
+//! service writes a new generation, which it reads again).
 
 use std::path::{Path, PathBuf};
 
 use sqlx::{ConnectOptions, Connection, SqliteConnection, sqlite::SqliteConnectOptions};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{Pool, StorageError, Store};
 
@@ -41,38 +48,92 @@ const MOST_SEGMENTS: i64 = 200;
 /// What the scratch index answers when the load finishes.
 type Finished = Result<(), String>;
 
+/// What the scratch index's task is asked.
+enum Request {
+    /// A batch committed: add what was written since.
+    CatchUp,
+    /// Catch up and answer once done: the task then holds no lock on its
+    /// file until asked again.
+    Settle(oneshot::Sender<()>),
+    /// The last catch-up, the check and the merge.
+    Finish(oneshot::Sender<Finished>),
+}
+
 /// The full-text index of a bulk load, built beside it
 /// ([`Store::full_text_beside`]). Tell it after each committed batch
 /// ([`FullTextBeside::written`]) and hand it to
 /// [`Store::finish_bulk_load_beside`]. Dropped instead, its task stops and
-/// removes the file.
+/// removes the file (or the next load or `migrate` does).
 pub struct FullTextBeside {
-    written: std::sync::Arc<Notify>,
-    finish: oneshot::Sender<oneshot::Sender<Finished>>,
+    /// This load's own file: two loads never share one.
+    path: PathBuf,
+    requests: mpsc::UnboundedSender<Request>,
 }
 
 impl FullTextBeside {
     /// A batch committed: its recalls are added to the scratch index while
     /// the next one is written.
     pub fn written(&self) {
-        self.written.notify_one();
+        let _ = self.requests.send(Request::CatchUp);
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Returns once the scratch index has caught up and is idle (holds no
+    /// lock on its file), so that another connection can attach it.
+    pub(super) async fn settle(&self) {
+        let (done, settled) = oneshot::channel();
+        if self.requests.send(Request::Settle(done)).is_ok() {
+            let _ = settled.await;
+        }
     }
 
     /// Adds what is left, checks and merges the scratch index; the answer
     /// arrives on the returned channel. Asked while the caller holds the
     /// catalogue's write lock, so nothing is written after it.
-    pub(super) fn finish(self) -> oneshot::Receiver<Finished> {
+    pub(super) fn finish(&self) -> oneshot::Receiver<Finished> {
         let (answer, answered) = oneshot::channel();
-        let _ = self.finish.send(answer);
+        let _ = self.requests.send(Request::Finish(answer));
         answered
     }
 }
 
-/// The scratch file of the catalogue at `catalogue`.
-pub(super) fn scratch_path(catalogue: &Path) -> PathBuf {
-    let mut name = catalogue.as_os_str().to_owned();
-    name.push("-fulltext-load");
-    PathBuf::from(name)
+/// The start of the scratch files' names, next to the catalogue's file.
+fn scratch_prefix(catalogue: &Path) -> std::ffi::OsString {
+    let mut name = catalogue.file_name().unwrap_or_default().to_owned();
+    name.push("-fulltext-load-");
+    name
+}
+
+/// A new scratch file's path: its own name per load (process and time), so
+/// that a load that joins another's never takes the other's file.
+fn scratch_path(catalogue: &Path) -> PathBuf {
+    let mut name = scratch_prefix(catalogue);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    name.push(format!("{}-{nanos}", std::process::id()));
+    catalogue.with_file_name(name)
+}
+
+/// Removes the scratch files loads left next to the catalogue (a crash, a
+/// runtime stopped before a task removed its own). A load still running
+/// in another process loses its file and fills its index instead.
+pub(super) fn remove_leftovers(catalogue: &Path) {
+    let prefix = scratch_prefix(catalogue);
+    let dir = match catalogue.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().as_encoded_bytes().starts_with(prefix.as_encoded_bytes()) {
+            remove_scratch(&entry.path());
+        }
+    }
 }
 
 pub(super) fn remove_scratch(path: &Path) {
@@ -80,7 +141,7 @@ pub(super) fn remove_scratch(path: &Path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "cannot remove the bulk load's scratch full-text index")
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove a bulk load's scratch full-text index")
         }
     }
 }
@@ -104,8 +165,8 @@ impl Store {
         let Some(declaration) = declaration else {
             return Ok(None);
         };
+        remove_leftovers(&catalogue);
         let path = scratch_path(&catalogue);
-        remove_scratch(&path);
         let options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
@@ -138,44 +199,37 @@ impl Store {
             remove_scratch(&path);
             return Err(e.into());
         }
-        let written = std::sync::Arc::new(Notify::new());
-        let (finish, finishing) = oneshot::channel();
-        tokio::spawn(build(conn, path.clone(), written.clone(), finishing));
-        Ok(Some(FullTextBeside { written, finish }))
+        let (requests, received) = mpsc::unbounded_channel();
+        tokio::spawn(build(conn, path.clone(), received));
+        Ok(Some(FullTextBeside { path, requests }))
     }
 }
 
 /// The scratch index's task: catches up after every batch until the load
 /// finishes (or gives up).
-async fn build(
-    mut conn: SqliteConnection,
-    path: PathBuf,
-    written: std::sync::Arc<Notify>,
-    mut finishing: oneshot::Receiver<oneshot::Sender<Finished>>,
-) {
+async fn build(mut conn: SqliteConnection, path: PathBuf, mut requests: mpsc::UnboundedReceiver<Request>) {
     // Every recall the catalogue holds, whatever its generation: a load
     // that joins an interrupted one finds the earlier one's recalls there.
     let mut state: Result<i64, String> = Ok(-1);
-    loop {
-        tokio::select! {
-            biased;
-            answer = &mut finishing => {
-                if let Ok(answer) = answer {
-                    let result = match state {
-                        Ok(after) => finish(&mut conn, after).await.map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
-                    };
-                    let _ = answer.send(result);
-                    // The caller copies the tables and removes the file.
-                    let _ = conn.close().await;
-                    return;
-                }
-                break;
-            }
-            () = written.notified() => {
+    while let Some(request) = requests.recv().await {
+        match request {
+            Request::CatchUp | Request::Settle(_) => {
                 if let Ok(after) = state {
                     state = catch_up(&mut conn, after).await.map_err(|e| e.to_string());
                 }
+                if let Request::Settle(done) = request {
+                    let _ = done.send(());
+                }
+            }
+            Request::Finish(answer) => {
+                let result = match state {
+                    Ok(after) => finish(&mut conn, after).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                let _ = answer.send(result);
+                // The caller copies the tables and removes the file.
+                let _ = conn.close().await;
+                return;
             }
         }
     }
@@ -201,21 +255,9 @@ async fn catch_up(conn: &mut SqliteConnection, after: i64) -> Result<i64, sqlx::
     Ok(upto)
 }
 
-/// The last catch-up, the check that the scratch index holds exactly the
-/// catalogue's recalls, and the merge into one segment.
+/// The last catch-up and the merge into one segment.
 async fn finish(conn: &mut SqliteConnection, after: i64) -> Result<(), StorageError> {
     catch_up(conn, after).await?;
-    let (recalls, rows, shared): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM cat.recalls), (SELECT count(*) FROM fts_rows), \
-         (SELECT count(*) FROM fts_rows f JOIN cat.recalls r ON r.rid = f.rid)",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if recalls != rows || rows != shared {
-        return Err(StorageError::Corrupt(format!(
-            "the scratch index holds {rows} recalls, {shared} of the catalogue's {recalls}"
-        )));
-    }
     sqlx::query("INSERT INTO recalls_fts (recalls_fts) VALUES ('optimize')").execute(&mut *conn).await?;
     Ok(())
 }
@@ -243,8 +285,9 @@ const ROWS_KEPT: &str = concat!(
 /// Replaces the catalogue's full-text tables (the ones FTS5 keeps for
 /// `recalls_fts`, its configuration excepted) by the scratch index's, on a
 /// connection with the scratch database attached as `fulltext`. False,
-/// with nothing changed, when the two were not declared alike or FTS5's
-/// format versions differ.
+/// with nothing changed, when the two were not declared alike, FTS5's
+/// format versions differ, or the scratch index does not hold exactly the
+/// catalogue's recalls.
 pub(super) async fn copy_full_text(conn: &mut SqliteConnection) -> Result<bool, StorageError> {
     let alike: bool = sqlx::query_scalar(
         "SELECT (SELECT sql FROM main.sqlite_schema WHERE name = 'recalls_fts') \
@@ -266,6 +309,25 @@ pub(super) async fn copy_full_text(conn: &mut SqliteConnection) -> Result<bool, 
         sqlx::query_scalar(sqlx::AssertSqlSafe(tables("fulltext"))).fetch_all(&mut *conn).await?;
     if !alike || ours != theirs || ours.is_empty() {
         tracing::warn!("the full-text index built beside the load is not declared like the catalogue's");
+        return Ok(false);
+    }
+    // It holds exactly the catalogue's recalls, each under the rowid its
+    // row gives now (checked here, on the file attached).
+    let (recalls, rows, matching): (i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(concat!(
+        "SELECT (SELECT count(*) FROM main.recalls), (SELECT count(*) FROM fulltext.fts_rows), \
+         (SELECT count(*) FROM fulltext.fts_rows f JOIN main.recalls r ON r.rid = f.rid AND f.fts_rowid = ",
+        fts_rowid!("r"),
+        ")"
+    )))
+    .fetch_one(&mut *conn)
+    .await?;
+    if recalls != rows || rows != matching {
+        tracing::warn!(
+            recalls,
+            rows,
+            matching,
+            "the full-text index built beside the load does not hold the catalogue's recalls"
+        );
         return Ok(false);
     }
     for table in &ours {
