@@ -742,9 +742,8 @@ async fn a_load_into_an_empty_catalogue_builds_its_indexes_at_the_end_even_after
 
 /// What the scratch index holds is checked before it is used: a recall
 /// that went missing behind the load's back (nothing in the service
-/// deletes recalls), or a scratch file that is not the load's own, makes
-/// the load fill the index from the table instead. A scratch index given
-/// up removes its file.
+/// deletes recalls) makes the load fill the index from the table instead.
+/// A scratch index given up removes its file.
 async fn a_full_text_index_built_beside_a_load_that_does_not_add_up_is_filled_instead(db: Db) {
     let app = TestApp::spawn(db).await;
     let store = app.state.store();
@@ -778,8 +777,9 @@ async fn a_full_text_index_built_beside_a_load_that_does_not_add_up_is_filled_in
     crate::family::exec(&live, gone).await;
     assert_eq!(database_answers(store).await, database_answers(live.state.store()).await);
 
-    // Nor is a file that is not the one this load built any more (here
-    // removed, so attaching its path makes an empty database).
+    // A scratch file removed behind the load's back (another process's
+    // `migrate` removes the ones it finds) is still the load's own: its
+    // connections hold it open, and the index is built beside all the same.
     let other = TestApp::spawn(db).await;
     let store = other.state.store();
     assert!(store.begin_bulk_load().await.unwrap());
@@ -788,7 +788,7 @@ async fn a_full_text_index_built_beside_a_load_that_does_not_add_up_is_filled_in
     for file in full_text_scratch(&other) {
         std::fs::remove_file(file).unwrap();
     }
-    assert_eq!(store.finish_bulk_load_beside(Some(beside)).await.unwrap(), Some(FullTextBuild::Filled));
+    assert_eq!(store.finish_bulk_load_beside(Some(beside)).await.unwrap(), Some(FullTextBuild::Beside));
     assert!(full_text_scratch(&other).is_empty());
     full_text_is_sound(&other).await;
     let intact = TestApp::spawn(db).await;

@@ -31,7 +31,7 @@
 //!
 //! PostgreSQL keeps its indexes current (`begin_bulk_load` answers false).
 
-use sqlx::{ConnectOptions, Connection};
+use sqlx::Connection;
 
 use crate::{Pool, StorageError, Store};
 
@@ -221,36 +221,35 @@ impl Store {
                 beside::remove_leftovers(&catalogue);
                 self.finish_filling().await?
             }
-            Some(beside) => {
+            Some(mut beside) => {
                 self.ensure_available()?;
-                // Attached only once the scratch index is idle: attaching
-                // reads its schema, and it may be writing a batch.
-                beside.settle().await;
                 let path = beside.path().to_path_buf();
-                // A connection of its own, with the scratch database
-                // attached (outside any transaction). Any connection that
-                // read the full-text index before sees the copy's commit
-                // (FTS5 compares `PRAGMA data_version`) and reads it again.
-                let mut conn = (*pool.connect_options()).clone().connect().await?;
+                // The connection the scratch file was attached to when it
+                // was made. Any connection that read the full-text index
+                // before sees the copy's commit (FTS5 compares `PRAGMA
+                // data_version`) and reads it again.
+                let finisher = beside.take_finisher();
                 let attempt = async {
-                    sqlx::query("ATTACH DATABASE ? AS fulltext")
-                        .bind(path.to_string_lossy().into_owned())
-                        .execute(&mut conn)
-                        .await?;
+                    let mut conn = finisher.ok_or_else(|| {
+                        StorageError::Unavailable("the load's finishing connection is gone".into())
+                    })?;
                     // Not IMMEDIATE, which would take the scratch
                     // database's write lock too, and the scratch index
                     // still has its last batches to add: the write lock on
                     // the catalogue alone comes with the first statement,
                     // which writes.
-                    let mut tx = conn.begin().await?;
-                    let finished = finish_in(&mut tx, Some(&beside)).await?;
-                    if finished.is_some() {
-                        tx.commit().await?;
-                    }
+                    let finished = {
+                        let mut tx = conn.begin().await?;
+                        let finished = finish_in(&mut tx, Some(&beside)).await?;
+                        if finished.is_some() {
+                            tx.commit().await?;
+                        }
+                        finished
+                    };
+                    let _ = conn.close().await;
                     Ok::<_, StorageError>(finished)
                 }
                 .await;
-                let _ = conn.close().await;
                 drop(beside);
                 beside::remove_scratch(&path);
                 match attempt {

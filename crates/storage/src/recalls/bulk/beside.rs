@@ -52,9 +52,6 @@ type Finished = Result<(), String>;
 enum Request {
     /// A batch committed: add what was written since.
     CatchUp,
-    /// Catch up and answer once done: the task then holds no lock on its
-    /// file until asked again.
-    Settle(oneshot::Sender<()>),
     /// The last catch-up, the check and the merge.
     Finish(oneshot::Sender<Finished>),
 }
@@ -68,6 +65,11 @@ pub struct FullTextBeside {
     /// This load's own file: two loads never share one.
     path: PathBuf,
     requests: mpsc::UnboundedSender<Request>,
+    /// The catalogue's connection that finishes the load, with this file
+    /// attached as `fulltext`: attached when the file was made, while
+    /// nothing wrote it (attaching reads its schema, which waits for a
+    /// write in progress), and used for nothing else.
+    finisher: Option<SqliteConnection>,
 }
 
 impl FullTextBeside {
@@ -81,13 +83,9 @@ impl FullTextBeside {
         &self.path
     }
 
-    /// Returns once the scratch index has caught up and is idle (holds no
-    /// lock on its file), so that another connection can attach it.
-    pub(super) async fn settle(&self) {
-        let (done, settled) = oneshot::channel();
-        if self.requests.send(Request::Settle(done)).is_ok() {
-            let _ = settled.await;
-        }
+    /// The connection that finishes the load ([`FullTextBeside::finisher`]).
+    pub(super) fn take_finisher(&mut self) -> Option<SqliteConnection> {
+        self.finisher.take()
     }
 
     /// Adds what is left, checks and merges the scratch index; the answer
@@ -199,9 +197,25 @@ impl Store {
             remove_scratch(&path);
             return Err(e.into());
         }
+        let finisher = async {
+            let mut finisher = (*pool.connect_options()).clone().connect().await?;
+            sqlx::query("ATTACH DATABASE ? AS fulltext")
+                .bind(path.to_string_lossy().into_owned())
+                .execute(&mut finisher)
+                .await?;
+            Ok::<_, sqlx::Error>(finisher)
+        };
+        let finisher = match finisher.await {
+            Ok(finisher) => finisher,
+            Err(e) => {
+                let _ = conn.close().await;
+                remove_scratch(&path);
+                return Err(e.into());
+            }
+        };
         let (requests, received) = mpsc::unbounded_channel();
         tokio::spawn(build(conn, path.clone(), received));
-        Ok(Some(FullTextBeside { path, requests }))
+        Ok(Some(FullTextBeside { path, requests, finisher: Some(finisher) }))
     }
 }
 
@@ -213,12 +227,9 @@ async fn build(mut conn: SqliteConnection, path: PathBuf, mut requests: mpsc::Un
     let mut state: Result<i64, String> = Ok(-1);
     while let Some(request) = requests.recv().await {
         match request {
-            Request::CatchUp | Request::Settle(_) => {
+            Request::CatchUp => {
                 if let Ok(after) = state {
                     state = catch_up(&mut conn, after).await.map_err(|e| e.to_string());
-                }
-                if let Request::Settle(done) = request {
-                    let _ = done.send(());
                 }
             }
             Request::Finish(answer) => {
