@@ -115,10 +115,11 @@ const DEFERRED_SCHEMA_EXISTS: &str =
 
 impl Store {
     /// Starts a bulk load when the catalogue is empty (SQLite only): drops
-    /// the full-text triggers and facet indexes and records how to make
-    /// them again. True when a load is pending afterwards (this one, or one
-    /// another import began), so the caller must call
-    /// [`Store::finish_bulk_load`] when its writes are done.
+    /// the full-text triggers, the facet indexes and the date index and
+    /// records how to make them again. True when a load is pending
+    /// afterwards (this one, or one another import began), so the caller
+    /// must call [`Store::finish_bulk_load`] (or
+    /// [`Store::finish_bulk_load_beside`]) when its writes are done.
     pub async fn begin_bulk_load(&self) -> Result<bool, StorageError> {
         let Some(mut tx) = self.deferral_tx().await? else {
             return Ok(false);
@@ -221,36 +222,24 @@ impl Store {
                 beside::remove_leftovers(&catalogue);
                 self.finish_filling().await?
             }
-            Some(mut beside) => {
+            Some(beside) => {
                 self.ensure_available()?;
-                let path = beside.path().to_path_buf();
                 // The connection the scratch file was attached to when it
                 // was made. Any connection that read the full-text index
                 // before sees the copy's commit (FTS5 compares `PRAGMA
                 // data_version`) and reads it again.
-                let finisher = beside.take_finisher();
-                let attempt = async {
-                    let mut conn = finisher.ok_or_else(|| {
-                        StorageError::Unavailable("the load's finishing connection is gone".into())
-                    })?;
-                    // Not IMMEDIATE, which would take the scratch
-                    // database's write lock too, and the scratch index
-                    // still has its last batches to add: the write lock on
-                    // the catalogue alone comes with the first statement,
-                    // which writes.
-                    let finished = {
-                        let mut tx = conn.begin().await?;
-                        let finished = finish_in(&mut tx, Some(&beside)).await?;
-                        if finished.is_some() {
-                            tx.commit().await?;
-                        }
-                        finished
-                    };
-                    let _ = conn.close().await;
-                    Ok::<_, StorageError>(finished)
-                }
-                .await;
-                drop(beside);
+                let (scratch, mut conn) = beside.into_parts();
+                // Not IMMEDIATE, which would take the scratch database's
+                // write lock too, and the scratch index still has its last
+                // batches to add: the write lock on the catalogue alone
+                // comes with the first statement, which writes.
+                let attempt = match conn.begin().await {
+                    Ok(tx) => finish_committed(tx, Some(&scratch)).await,
+                    Err(e) => Err(e.into()),
+                };
+                let _ = conn.close().await;
+                let path = scratch.path().to_path_buf();
+                drop(scratch);
                 beside::remove_scratch(&path);
                 match attempt {
                     Ok(finished) => finished,
@@ -267,21 +256,28 @@ impl Store {
         self.index_written(self.index_update(generation, Vec::new(), Vec::new())).await;
         Ok(Some(built))
     }
-}
 
-impl Store {
     /// Finishes a pending load on the pool, filling the full-text index from
     /// the table; nothing is changed when nothing is recorded.
     async fn finish_filling(&self) -> Result<Option<(FullTextBuild, i64)>, StorageError> {
-        let Some(mut tx) = self.deferral_tx().await? else {
+        let Some(tx) = self.deferral_tx().await? else {
             return Ok(None);
         };
-        let finished = finish_in(&mut tx, None).await?;
-        if finished.is_some() {
-            tx.commit().await?;
-        }
-        Ok(finished)
+        finish_committed(tx, None).await
     }
+}
+
+/// [`finish_in`] in `tx`, committed when something was recorded (rolled
+/// back, with no new generation, otherwise).
+async fn finish_committed(
+    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    scratch: Option<&beside::Scratch>,
+) -> Result<Option<(FullTextBuild, i64)>, StorageError> {
+    let finished = finish_in(&mut tx, scratch).await?;
+    if finished.is_some() {
+        tx.commit().await?;
+    }
+    Ok(finished)
 }
 
 /// How a bulk load's full-text index was built.
@@ -298,7 +294,7 @@ pub enum FullTextBuild {
 /// commits. `None` when nothing is recorded.
 async fn finish_in(
     conn: &mut sqlx::SqliteConnection,
-    beside: Option<&FullTextBeside>,
+    scratch: Option<&beside::Scratch>,
 ) -> Result<Option<(FullTextBuild, i64)>, StorageError> {
     // SQL searches will find what they could not: cached answers and other
     // instances move on with the generation. Taken first: this write takes
@@ -312,21 +308,15 @@ async fn finish_in(
     }
     // The scratch index takes its last batches and merges its segments
     // while the other indexes are built here.
-    let scratch = beside.map(FullTextBeside::finish);
+    let scratch = scratch.map(beside::Scratch::finish);
     for (_, sql) in &deferred {
         sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(&mut *conn).await?;
     }
     let copied = match scratch {
-        Some(answered) => match answered.await {
-            Ok(Ok(())) => beside::copy_full_text(conn).await?,
-            Ok(Err(e)) => {
+        Some(answered) => match answered.await.unwrap_or_else(|_| Err("its task stopped".into())) {
+            Ok(()) => beside::copy_full_text(conn).await?,
+            Err(e) => {
                 tracing::warn!(error = %e, "the full-text index built beside the load is not used; filling it from the table");
-                false
-            }
-            Err(_) => {
-                tracing::warn!(
-                    "the full-text index built beside the load stopped; filling it from the table"
-                );
                 false
             }
         },

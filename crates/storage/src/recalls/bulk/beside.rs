@@ -62,30 +62,37 @@ enum Request {
 /// [`Store::finish_bulk_load_beside`]. Dropped instead, its task stops and
 /// removes the file (or the next load or `migrate` does).
 pub struct FullTextBeside {
+    scratch: Scratch,
+    /// The catalogue's connection that finishes the load, with the scratch
+    /// file attached as `fulltext`: attached when the file was made, while
+    /// nothing wrote it (attaching reads its schema, which waits for a
+    /// write in progress), and used for nothing else.
+    finisher: SqliteConnection,
+}
+
+/// The scratch index's file and its task's requests.
+pub(super) struct Scratch {
     /// This load's own file: two loads never share one.
     path: PathBuf,
     requests: mpsc::UnboundedSender<Request>,
-    /// The catalogue's connection that finishes the load, with this file
-    /// attached as `fulltext`: attached when the file was made, while
-    /// nothing wrote it (attaching reads its schema, which waits for a
-    /// write in progress), and used for nothing else.
-    finisher: Option<SqliteConnection>,
 }
 
 impl FullTextBeside {
     /// A batch committed: its recalls are added to the scratch index while
     /// the next one is written.
     pub fn written(&self) {
-        let _ = self.requests.send(Request::CatchUp);
+        let _ = self.scratch.requests.send(Request::CatchUp);
     }
 
+    /// The scratch index, and the connection that finishes the load.
+    pub(super) fn into_parts(self) -> (Scratch, SqliteConnection) {
+        (self.scratch, self.finisher)
+    }
+}
+
+impl Scratch {
     pub(super) fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The connection that finishes the load ([`FullTextBeside::finisher`]).
-    pub(super) fn take_finisher(&mut self) -> Option<SqliteConnection> {
-        self.finisher.take()
     }
 
     /// Adds what is left, checks and merges the scratch index; the answer
@@ -190,14 +197,6 @@ impl Store {
                     .execute(&mut conn)
                     .await?;
             }
-            Ok::<_, sqlx::Error>(())
-        };
-        if let Err(e) = set_up.await {
-            let _ = conn.close().await;
-            remove_scratch(&path);
-            return Err(e.into());
-        }
-        let finisher = async {
             let mut finisher = (*pool.connect_options()).clone().connect().await?;
             sqlx::query("ATTACH DATABASE ? AS fulltext")
                 .bind(path.to_string_lossy().into_owned())
@@ -205,7 +204,7 @@ impl Store {
                 .await?;
             Ok::<_, sqlx::Error>(finisher)
         };
-        let finisher = match finisher.await {
+        let finisher = match set_up.await {
             Ok(finisher) => finisher,
             Err(e) => {
                 let _ = conn.close().await;
@@ -215,7 +214,7 @@ impl Store {
         };
         let (requests, received) = mpsc::unbounded_channel();
         tokio::spawn(build(conn, path.clone(), received));
-        Ok(Some(FullTextBeside { path, requests, finisher: Some(finisher) }))
+        Ok(Some(FullTextBeside { scratch: Scratch { path, requests }, finisher }))
     }
 }
 
